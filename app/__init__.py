@@ -1,0 +1,3 @@
+"""Sift: curate LLM instruction data."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+"""Datasets and their examples as JSON: the twins of the dataset and example pages."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.db import SessionDep
+from app.schemas import DatasetIn, DatasetOut, ExampleOut, ExamplePage
+from app.services import browse, datasets
+
+router = APIRouter(tags=["datasets"])
+
+
+@router.get("/datasets")
+def list_datasets(session: SessionDep) -> list[DatasetOut]:
+    """Every dataset with its example counts per review status."""
+    return [DatasetOut.of(s) for s in datasets.list_datasets(session)]
+
+
+@router.post("/datasets", status_code=status.HTTP_201_CREATED)
+def create_dataset(body: DatasetIn, session: SessionDep) -> DatasetOut:
+    """Create a dataset."""
+    dataset = datasets.create_dataset(session, body.slug, body.name, body.description, body.guidelines)
+    session.commit()
+    return DatasetOut.of(datasets.summarise(session, [dataset])[0])
+
+
+@router.get("/datasets/{slug}")
+def get_dataset(slug: str, session: SessionDep) -> DatasetOut:
+    """One dataset with its counts."""
+    dataset = datasets.get_dataset(session, slug)
+    return DatasetOut.of(datasets.summarise(session, [dataset])[0])
+
+
+@router.get("/datasets/{slug}/examples")
+def list_examples(
+    slug: str,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=1000, description="words, all of which must appear")] = "",
+    status: Annotated[str | None, Query(description="review status")] = None,
+    language: Annotated[str | None, Query(description="ISO 639-1 code")] = None,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
+) -> ExamplePage:
+    """A keyset page of a dataset's examples, optionally searched and filtered."""
+    dataset = datasets.get_dataset(session, slug)
+    filters = browse.make_filters(q, status, language)
+    listing = browse.list_examples(session, dataset, filters, cursor, limit)
+    return ExamplePage(
+        items=[ExampleOut.of(e) for e in listing.page.items],
+        next=listing.page.next,
+        total=listing.total,
+    )
+
+
+@router.get("/datasets/{slug}/examples/{example_id}")
+def get_example(slug: str, example_id: int, session: SessionDep) -> ExampleOut:
+    """One example."""
+    dataset = datasets.get_dataset(session, slug)
+    return ExampleOut.of(browse.get_example(session, dataset, example_id))

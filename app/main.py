@@ -1,0 +1,33 @@
+"""Application factory: settings in, a ready FastAPI app out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__, api, web
+from app.config import PROJECT_ROOT, Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine is made in the lifespan, never at import."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Sift", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(web.router)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,52 @@
+"""Reading examples page by page: the one service behind the example list page and its JSON twin."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app import repositories
+from app.errors import InvalidInput, NotFound
+from app.models import STATUS_VALUES, Dataset, Example
+from app.repositories import ExampleFilters, Page
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class ExampleListing:
+    """A page of examples with the total that matches the filters."""
+
+    page: Page
+    total: int
+
+
+def make_filters(q: str = "", status: str | None = None, language: str | None = None) -> ExampleFilters:
+    """Check filter values against their allowlists."""
+    if status and status not in STATUS_VALUES:
+        raise InvalidInput("status", f"must be one of {', '.join(STATUS_VALUES)}")
+    if language is not None and len(language) > 16:
+        raise InvalidInput("language", "is not a language code")
+    return ExampleFilters(q=q.strip()[:1000], status=status or None, language=language or None)
+
+
+def list_examples(
+    session: Session, dataset: Dataset, filters: ExampleFilters, cursor: str | None, limit: int
+) -> ExampleListing:
+    """One page of a dataset's examples matching the filters, in id order."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
+    try:
+        after = repositories.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise InvalidInput("cursor", str(exc)) from exc
+    page = repositories.page_examples(session, dataset.id, filters, after, limit)
+    total = repositories.count_examples(session, dataset.id, filters)
+    return ExampleListing(page, total)
+
+
+def get_example(session: Session, dataset: Dataset, example_id: int) -> Example:
+    """One example of the dataset, or NotFound."""
+    example = repositories.get_example(session, dataset.id, example_id)
+    if example is None:
+        raise NotFound(f"no example {example_id} in dataset {dataset.slug!r}")
+    return example
