@@ -34,7 +34,9 @@ def _postgres_admin_url() -> str | None:
             return DEFAULT_PG
     except OSError:
         if os.environ.get("SIFT_TEST_REQUIRE_POSTGRES") == "1":
-            raise RuntimeError("Postgres is required (SIFT_TEST_REQUIRE_POSTGRES=1) but unreachable") from None
+            raise RuntimeError(
+                "Postgres is required (SIFT_TEST_REQUIRE_POSTGRES=1) but unreachable"
+            ) from None
         return None
 
 
@@ -96,7 +98,9 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     with engine.connect() as connection:
         transaction = connection.begin()
-        db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        db = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
             yield db
         finally:

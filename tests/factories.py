@@ -14,7 +14,10 @@ def chat(user: str, assistant: str, **fields: Any) -> CanonicalExample:
     """A single-turn example."""
     return CanonicalExample.model_validate(
         {
-            "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}],
+            "messages": [
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": assistant},
+            ],
             **fields,
         }
     )

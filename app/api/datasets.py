@@ -20,7 +20,9 @@ def list_datasets(session: SessionDep) -> list[DatasetOut]:
 @router.post("/datasets", status_code=status.HTTP_201_CREATED)
 def create_dataset(body: DatasetIn, session: SessionDep) -> DatasetOut:
     """Create a dataset."""
-    dataset = datasets.create_dataset(session, body.slug, body.name, body.description, body.guidelines)
+    dataset = datasets.create_dataset(
+        session, body.slug, body.name, body.description, body.guidelines
+    )
     session.commit()
     return DatasetOut.of(datasets.summarise(session, [dataset])[0])
 

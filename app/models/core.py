@@ -87,4 +87,4 @@ class Example(Base):
     dataset: Mapped[Dataset] = relationship(back_populates="examples", lazy="raise")
 
     # Optimistic concurrency: every UPDATE checks and bumps `version`.
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -73,16 +73,12 @@ def to_tsvector_literal(tokens: list[str]) -> str:
     for pos, token in enumerate(tokens, start=1):
         if token != GAP:
             positions.setdefault(token, []).append(min(pos, 16383))
-    return " ".join(
-        f"'{tok}':{','.join(map(str, pos[:256]))}" for tok, pos in positions.items()
-    )
+    return " ".join(f"'{tok}':{','.join(map(str, pos[:256]))}" for tok, pos in positions.items())
 
 
 def to_tsquery_literal(terms: list[list[str]]) -> str:
     """A Postgres tsquery: AND of terms, each term a <-> phrase of its tokens."""
-    return " & ".join(
-        "(" + " <-> ".join(f"'{tok}'" for tok in term) + ")" for term in terms
-    )
+    return " & ".join("(" + " <-> ".join(f"'{tok}'" for tok in term) + ")" for term in terms)
 
 
 def to_fts5_text(tokens: list[str]) -> str:

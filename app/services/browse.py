@@ -20,7 +20,9 @@ class ExampleListing:
     total: int
 
 
-def make_filters(q: str = "", status: str | None = None, language: str | None = None) -> ExampleFilters:
+def make_filters(
+    q: str = "", status: str | None = None, language: str | None = None
+) -> ExampleFilters:
     """Check filter values against their allowlists."""
     if status and status not in STATUS_VALUES:
         raise InvalidInput("status", f"must be one of {', '.join(STATUS_VALUES)}")

@@ -26,12 +26,17 @@ class DatasetSummary:
 
 
 def create_dataset(
-    session: Session, slug: str, name: str | None = None, description: str = "", guidelines: str = ""
+    session: Session,
+    slug: str,
+    name: str | None = None,
+    description: str = "",
+    guidelines: str = "",
 ) -> Dataset:
     """Create a dataset; the slug must be new and URL-safe."""
     if not SLUG.match(slug):
         raise InvalidInput(
-            "slug", "use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+            "slug",
+            "use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
         )
     if repositories.get_dataset(session, slug) is not None:
         raise Conflict(f"a dataset with slug {slug!r} already exists")
@@ -52,9 +57,7 @@ def get_dataset(session: Session, slug: str) -> Dataset:
 def summarise(session: Session, datasets: list[Dataset]) -> list[DatasetSummary]:
     """Each dataset with its counts per status (every status present, zero when none)."""
     counts = repositories.status_counts(session, [d.id for d in datasets])
-    return [
-        DatasetSummary(d, {s: counts[d.id].get(s, 0) for s in STATUS_VALUES}) for d in datasets
-    ]
+    return [DatasetSummary(d, {s: counts[d.id].get(s, 0) for s in STATUS_VALUES}) for d in datasets]
 
 
 def list_datasets(session: Session) -> list[DatasetSummary]:

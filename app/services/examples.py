@@ -41,7 +41,9 @@ def language_sample(example: CanonicalExample) -> str:
     return example.messages[0].content
 
 
-def to_row(dataset_id: int, example: CanonicalExample, digest: str, language: str | None) -> dict[str, Any]:
+def to_row(
+    dataset_id: int, example: CanonicalExample, digest: str, language: str | None
+) -> dict[str, Any]:
     """The examples-table row for a canonical example."""
     now = utcnow()
     return {
@@ -61,7 +63,9 @@ def to_row(dataset_id: int, example: CanonicalExample, digest: str, language: st
     }
 
 
-def store_examples(session: Session, dataset: Dataset, items: list[CanonicalExample]) -> StoreResult:
+def store_examples(
+    session: Session, dataset: Dataset, items: list[CanonicalExample]
+) -> StoreResult:
     """Store a batch in the caller's transaction. Items are reported by their index in `items`."""
     result = StoreResult()
     digests = [content_hash(item) for item in items]
@@ -104,7 +108,15 @@ def store_examples(session: Session, dataset: Dataset, items: list[CanonicalExam
     for index, example_id in updates:
         example = session.get_one(Example, example_id)
         row = to_row(dataset.id, items[index], digests[index], languages[index])
-        for key in ("content_hash", "messages", "alternatives", "tools", "label", "meta", "language"):
+        for key in (
+            "content_hash",
+            "messages",
+            "alternatives",
+            "tools",
+            "label",
+            "meta",
+            "language",
+        ):
             setattr(example, key, row[key])
         result.updated.append(example_id)
         docs.append((example_id, analyzer.analyze_all(example_texts(items[index]))))

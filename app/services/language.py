@@ -22,11 +22,30 @@ _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _LETTER = re.compile(r"[^\W\d_]")
 
-LINGUA_LANGUAGES = (
-    "ENGLISH GERMAN FRENCH SPANISH PORTUGUESE ITALIAN DUTCH SWEDISH DANISH BOKMAL FINNISH "
-    "POLISH CZECH ROMANIAN HUNGARIAN TURKISH INDONESIAN VIETNAMESE TAGALOG SWAHILI "
-    "RUSSIAN UKRAINIAN"
-).split()
+LINGUA_LANGUAGES = [
+    "ENGLISH",
+    "GERMAN",
+    "FRENCH",
+    "SPANISH",
+    "PORTUGUESE",
+    "ITALIAN",
+    "DUTCH",
+    "SWEDISH",
+    "DANISH",
+    "BOKMAL",
+    "FINNISH",
+    "POLISH",
+    "CZECH",
+    "ROMANIAN",
+    "HUNGARIAN",
+    "TURKISH",
+    "INDONESIAN",
+    "VIETNAMESE",
+    "TAGALOG",
+    "SWAHILI",
+    "RUSSIAN",
+    "UKRAINIAN",
+]
 
 
 @lru_cache(maxsize=1)

@@ -68,9 +68,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_examples_dataset_status_id", "examples", ["dataset_id", "status", "id"])
-    op.create_index(
-        "ix_examples_dataset_language_id", "examples", ["dataset_id", "language", "id"]
-    )
+    op.create_index("ix_examples_dataset_language_id", "examples", ["dataset_id", "language", "id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE examples ADD COLUMN search_vector tsvector")
         op.execute(

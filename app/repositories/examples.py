@@ -1,4 +1,4 @@
-"""All SQL lives here. Functions add and flush; they never commit (the route does)."""
+"""SQL for examples: keyset pages, counts, inserts and the search index."""
 
 import base64
 import json
@@ -6,10 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from app.models import Dataset, Example
+from app.models import Example
 from app.services import analyzer
 
 
@@ -47,41 +58,6 @@ def decode_cursor(cursor: str) -> int:
     return after
 
 
-# --- datasets ---------------------------------------------------------------------------
-
-
-def get_dataset(session: Session, slug: str) -> Dataset | None:
-    """The dataset with this slug, if any."""
-    return session.scalars(select(Dataset).where(Dataset.slug == slug)).one_or_none()
-
-
-def list_datasets(session: Session) -> list[Dataset]:
-    """Every dataset, by name."""
-    return list(session.scalars(select(Dataset).order_by(Dataset.name, Dataset.id)))
-
-
-def status_counts(session: Session, dataset_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Per dataset, how many examples are in each review status."""
-    counts: dict[int, dict[str, int]] = {i: {} for i in dataset_ids}
-    if not dataset_ids:
-        return counts
-    rows = session.execute(
-        select(Example.dataset_id, Example.status, func.count())
-        .where(Example.dataset_id.in_(dataset_ids))
-        .group_by(Example.dataset_id, Example.status)
-    )
-    for dataset_id, status, count in rows:
-        counts[dataset_id][status] = count
-    return counts
-
-
-def add_dataset(session: Session, dataset: Dataset) -> Dataset:
-    """Stage a new dataset and flush so its id is known."""
-    session.add(dataset)
-    session.flush()
-    return dataset
-
-
 # --- examples: reading ---------------------------------------------------------------------
 
 
@@ -90,9 +66,10 @@ def _search_condition(session: Session, q: str) -> ColumnElement[bool] | None:
     if not terms:
         return None
     if session.get_bind().dialect.name == "postgresql":
-        return text("examples.search_vector @@ CAST(:tsq AS tsquery)").bindparams(
-            tsq=analyzer.to_tsquery_literal(terms)
+        condition: ColumnElement[bool] = literal_column("examples.search_vector").bool_op("@@")(
+            cast(literal(analyzer.to_tsquery_literal(terms)), TSQUERY)
         )
+        return condition
     matching = text("SELECT rowid FROM example_fts WHERE example_fts MATCH :ftsq").bindparams(
         ftsq=analyzer.to_fts5_query(terms)
     )
@@ -107,7 +84,7 @@ def _filtered(session: Session, dataset_id: int, filters: ExampleFilters) -> Any
         stmt = stmt.where(Example.language == filters.language)
     if filters.q:
         condition = _search_condition(session, filters.q)
-        stmt = stmt.where(condition) if condition is not None else stmt.where(False)
+        stmt = stmt.where(condition) if condition is not None else stmt.where(false())
     return stmt
 
 
@@ -140,8 +117,12 @@ def get_example(session: Session, dataset_id: int, example_id: int) -> Example |
 def neighbours(session: Session, dataset_id: int, example_id: int) -> tuple[int | None, int | None]:
     """Ids of the previous and next example in the dataset, for page navigation."""
     in_dataset = Example.dataset_id == dataset_id
-    prev_id = session.scalar(select(func.max(Example.id)).where(in_dataset, Example.id < example_id))
-    next_id = session.scalar(select(func.min(Example.id)).where(in_dataset, Example.id > example_id))
+    prev_id = session.scalar(
+        select(func.max(Example.id)).where(in_dataset, Example.id < example_id)
+    )
+    next_id = session.scalar(
+        select(func.min(Example.id)).where(in_dataset, Example.id > example_id)
+    )
     return prev_id, next_id
 
 
@@ -168,7 +149,8 @@ def existing_keys(
                 Example.dataset_id == dataset_id, Example.external_id.in_(chunk)
             )
         ):
-            known_ids[ext] = (ex_id, h)
+            if ext is not None:
+                known_ids[ext] = (ex_id, h)
     return known_hashes, known_ids
 
 
@@ -180,7 +162,9 @@ def insert_examples(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert example rows (already deduplicated); returns their new ids in order."""
     if not rows:
         return []
-    result = session.execute(insert(Example).returning(Example.id, sort_by_parameter_order=True), rows)
+    result = session.execute(
+        insert(Example).returning(Example.id, sort_by_parameter_order=True), rows
+    )
     return list(result.scalars())
 
 

@@ -1,0 +1,37 @@
+"""All SQL lives in this package, one module per area. Functions add and flush; never commit.
+
+The route commits once per request (see STYLE.md).
+"""
+
+from app.repositories.datasets import add_dataset, get_dataset, list_datasets, status_counts
+from app.repositories.examples import (
+    ExampleFilters,
+    Page,
+    count_examples,
+    decode_cursor,
+    encode_cursor,
+    existing_keys,
+    get_example,
+    index_examples,
+    insert_examples,
+    neighbours,
+    page_examples,
+)
+
+__all__ = [
+    "ExampleFilters",
+    "Page",
+    "add_dataset",
+    "count_examples",
+    "decode_cursor",
+    "encode_cursor",
+    "existing_keys",
+    "get_dataset",
+    "get_example",
+    "index_examples",
+    "insert_examples",
+    "list_datasets",
+    "neighbours",
+    "page_examples",
+    "status_counts",
+]
