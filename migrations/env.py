@@ -1,27 +1,12 @@
 """Alembic environment: the database comes from Sift's settings (or a connection passed in)."""
 
-from typing import Any
-
 from alembic import context
 from sqlalchemy import Connection
 
 from app import models  # noqa: F401  (registers every table on Base.metadata)
 from app.config import get_settings
 from app.db import Base, make_engine
-
-# Search structures are dialect-specific and kept out of the ORM: a tsvector column with a
-# GIN index on Postgres, an FTS5 table (and its shadow tables) on SQLite.
-UNMAPPED_TABLE_PREFIXES = ("example_fts", "procrastinate_")
-UNMAPPED_COLUMNS = {("examples", "search_vector")}
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, _compare: Any) -> bool:
-    """Leave the hand-made search structures out of autogenerate's comparison."""
-    if type_ == "table" and name and name.startswith(UNMAPPED_TABLE_PREFIXES):
-        return False
-    if type_ == "column" and (obj.table.name, name) in UNMAPPED_COLUMNS:
-        return False
-    return not (type_ == "index" and name and name.startswith("ix_examples_search"))
+from app.dbschema import include_object
 
 
 def run(connection: Connection) -> None:

@@ -1,0 +1,74 @@
+"""The JSON twins of the dataset list, example list and example pages."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.factories import chat, make_dataset, store
+
+
+def test_create_and_list_datasets_with_counts(client: TestClient, session: Session) -> None:
+    created = client.post("/api/v1/datasets", json={"slug": "chat", "name": "Chat"})
+    assert created.status_code == 201
+    ds = make_dataset(session, "other")
+    store(session, ds, chat("a", "b"), chat("c", "d"))
+    listed = {d["slug"]: d for d in client.get("/api/v1/datasets").json()}
+    assert listed["chat"]["total"] == 0
+    assert listed["other"]["counts"] == {
+        "pending": 2,
+        "accepted": 0,
+        "rejected": 0,
+        "needs_changes": 0,
+    }
+
+
+def test_bad_dataset_input_names_the_field(client: TestClient) -> None:
+    response = client.post("/api/v1/datasets", json={"slug": "Not OK"})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("slug:")
+    response = client.post("/api/v1/datasets", json={"name": "no slug"})
+    assert response.status_code == 422
+    assert "slug" in response.json()["error"]
+    client.post("/api/v1/datasets", json={"slug": "taken"})
+    assert client.post("/api/v1/datasets", json={"slug": "taken"}).status_code == 409
+
+
+def test_example_pages_follow_next_cursor(client: TestClient, session: Session) -> None:
+    ds = make_dataset(session)
+    ids = store(session, ds, *[chat(f"q{i}", f"a{i}") for i in range(5)]).created
+    seen, url = [], "/api/v1/datasets/ds/examples?limit=2"
+    while url:
+        body = client.get(url).json()
+        assert body["total"] == 5
+        seen += [item["id"] for item in body["items"]]
+        url = body["next"] and f"/api/v1/datasets/ds/examples?limit=2&cursor={body['next']}"
+    assert seen == ids
+
+
+def test_example_json_has_messages_status_and_version(client: TestClient, session: Session) -> None:
+    ds = make_dataset(session)
+    (example_id,) = store(session, ds, chat("Hi <b>", "Hello", metadata={"source": "x"})).created
+    body = client.get(f"/api/v1/datasets/ds/examples/{example_id}").json()
+    assert body["messages"][0] == {"role": "user", "content": "Hi <b>"}
+    assert (body["status"], body["version"], body["metadata"]) == ("pending", 1, {"source": "x"})
+
+
+def test_search_and_filters(client: TestClient, session: Session) -> None:
+    ds = make_dataset(session)
+    ids = store(
+        session, ds, chat("quokka facts", "They smile"), chat("数据库是什么", "存储")
+    ).created
+    q = client.get("/api/v1/datasets/ds/examples", params={"q": "数据库"}).json()
+    assert [i["id"] for i in q["items"]] == [ids[1]] and q["total"] == 1
+    by_lang = client.get("/api/v1/datasets/ds/examples", params={"language": "zh"}).json()
+    assert [i["id"] for i in by_lang["items"]] == [ids[1]]
+
+
+def test_bad_queries_are_4xx_not_500(client: TestClient, session: Session) -> None:
+    make_dataset(session)
+    base = "/api/v1/datasets/ds/examples"
+    assert client.get(base, params={"cursor": "garbage"}).status_code == 422
+    assert client.get(base, params={"status": "bogus"}).json()["error"].startswith("status:")
+    assert client.get(base, params={"limit": 0}).status_code == 422
+    assert client.get("/api/v1/datasets/nope/examples").status_code == 404
+    assert client.get(f"{base}/999999").status_code == 404
+    assert client.get(f"{base}/not-a-number").status_code == 422

@@ -1,0 +1,69 @@
+"""The `sift` command, run as a user would on a fresh database."""
+
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.config import Settings
+from tests.conftest import fresh_database_url
+
+
+@pytest.fixture
+def cli_settings(backend: str, tmp_path: Path) -> Settings:
+    url = fresh_database_url(backend, "sift_test_cli", tmp_path)
+    return Settings(database_url=url, home=tmp_path / "home", secret_key="k" * 48)
+
+
+def run(settings: Settings, *argv: str) -> int:
+    return main(list(argv), settings)
+
+
+def test_fresh_database_to_demo(cli_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(cli_settings, "db", "upgrade") == 0
+    assert run(cli_settings, "demo", "--once") == 0
+    assert "60 examples added" in capsys.readouterr().out
+    assert run(cli_settings, "demo", "--once") == 0
+    assert "already loaded" in capsys.readouterr().out
+    assert run(cli_settings, "demo") == 0
+    assert "0 examples added" in capsys.readouterr().out
+    assert run(cli_settings, "datasets", "list") == 0
+    slug, total, *_ = capsys.readouterr().out.splitlines()[0].split("\t")
+    assert (slug, total) == ("demo", "60")
+
+
+def test_datasets_create_rejects_bad_and_taken_slugs(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(cli_settings, "db", "upgrade")
+    assert run(cli_settings, "datasets", "create", "chat-v1", "--name", "Chat v1") == 0
+    assert run(cli_settings, "datasets", "create", "chat-v1") == 2
+    assert "already exists" in capsys.readouterr().err
+    assert run(cli_settings, "datasets", "create", "Bad Slug!") == 2
+    assert "slug:" in capsys.readouterr().err
+
+
+def test_downgrade_to_base_and_back(cli_settings: Settings) -> None:
+    assert run(cli_settings, "db", "upgrade") == 0
+    assert run(cli_settings, "db", "downgrade", "base") == 0
+    assert run(cli_settings, "db", "upgrade") == 0
+    assert run(cli_settings, "datasets", "list") == 0
+
+
+def test_production_mode_requires_a_secret(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SIFT_SECRET_KEY"):
+        Settings(mode="production", home=tmp_path)
+    assert Settings(mode="production", secret_key="s" * 48, home=tmp_path).mode == "production"
+
+
+def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = Settings(home=tmp_path).resolved_secret_key()
+    assert len(first) >= 40
+    assert Settings(home=tmp_path).resolved_secret_key() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    for url in ("postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db"):
+        assert Settings(database_url=url).database_url == "postgresql+psycopg://u@h/db"
+    assert Settings(home=Path("/x")).database_url == "sqlite:////x/sift.db"
