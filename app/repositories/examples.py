@@ -184,3 +184,14 @@ def index_examples(session: Session, docs: list[tuple[int, list[str]]]) -> None:
         text("INSERT INTO example_fts (rowid, body) VALUES (:id, :body)"),
         [{"id": i, "body": analyzer.to_fts5_text(t)} for i, t in docs],
     )
+
+
+def language_counts(session: Session, dataset_id: int) -> list[tuple[str, int]]:
+    """The languages a dataset's examples are in, with how many of each, most common first."""
+    rows = session.execute(
+        select(Example.language, func.count())
+        .where(Example.dataset_id == dataset_id, Example.language.is_not(None))
+        .group_by(Example.language)
+        .order_by(func.count().desc(), Example.language)
+    )
+    return [(str(language), int(count)) for language, count in rows]

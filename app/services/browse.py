@@ -52,3 +52,15 @@ def get_example(session: Session, dataset: Dataset, example_id: int) -> Example:
     if example is None:
         raise NotFound(f"no example {example_id} in dataset {dataset.slug!r}")
     return example
+
+
+def dataset_languages(session: Session, dataset: Dataset) -> list[tuple[str, int]]:
+    """The languages present in the dataset with their example counts, for the filter choices."""
+    return repositories.examples.language_counts(session, dataset.id)
+
+
+def example_neighbours(
+    session: Session, dataset: Dataset, example: Example
+) -> tuple[int | None, int | None]:
+    """Ids of the examples before and after this one in the dataset (None at either end)."""
+    return repositories.neighbours(session, dataset.id, example.id)
