@@ -2,7 +2,6 @@
 
 import base64
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,6 @@ from sqlalchemy import (
     cast,
     false,
     func,
-    insert,
     literal,
     literal_column,
     select,
@@ -62,7 +60,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 def _search_condition(session: Session, q: str) -> ColumnElement[bool] | None:
-    terms = analyzer.query_terms(q)
+    terms = analyzer.query_units(q)
     if not terms:
         return None
     if session.get_bind().dialect.name == "postgresql":
@@ -129,60 +127,166 @@ def neighbours(session: Session, dataset_id: int, example_id: int) -> tuple[int 
 # --- examples: writing ---------------------------------------------------------------------
 
 
-def existing_keys(
-    session: Session, dataset_id: int, hashes: Sequence[str], external_ids: Sequence[str]
-) -> tuple[set[str], dict[str, tuple[int, str]]]:
-    """Content hashes already stored, and stored external ids -> (example id, content hash)."""
-    known_hashes: set[str] = set()
-    for chunk in _chunks(hashes):
-        known_hashes.update(
-            session.scalars(
-                select(Example.content_hash).where(
-                    Example.dataset_id == dataset_id, Example.content_hash.in_(chunk)
-                )
-            )
-        )
-    known_ids: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(external_ids):
-        for ext, ex_id, h in session.execute(
-            select(Example.external_id, Example.id, Example.content_hash).where(
-                Example.dataset_id == dataset_id, Example.external_id.in_(chunk)
-            )
-        ):
-            if ext is not None:
-                known_ids[ext] = (ex_id, h)
-    return known_hashes, known_ids
+@dataclass
+class UpsertOutcome:
+    """What the database did with a staged batch, keyed so the caller can map items back."""
+
+    inserted: dict[str, int]  # content hash -> new example id
+    updated: dict[str, int]  # external id -> example id whose content was replaced
+    unchanged: dict[str, int]  # external id -> example id already holding this content
 
 
-def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
+_CONTENT_COLUMNS = (
+    "external_id",
+    "content_hash",
+    "messages",
+    "alternatives",
+    "tools",
+    "label",
+    "metadata",
+    "language",
+)
+_JSON_COLUMNS = {"messages", "alternatives", "tools", "metadata"}
 
 
-def insert_examples(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert example rows (already deduplicated); returns their new ids in order."""
+def _stage_values(row: dict[str, Any]) -> list[Any]:
+    values = []
+    for column in _CONTENT_COLUMNS:
+        value = row["meta" if column == "metadata" else column]
+        if column in _JSON_COLUMNS and value is not None:
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        values.append(value)
+    return values
+
+
+def upsert_examples(
+    session: Session, dataset_id: int, rows: list[dict[str, Any]], docs: list[analyzer.Analyzed]
+) -> UpsertOutcome:
+    """Store a batch (unique hashes and external ids within it) through a staging table.
+
+    Rows whose external id is stored with other content replace it (version + 1); rows that
+    clash with a stored example otherwise are left out (ON CONFLICT DO NOTHING). The search
+    index is written in the same transaction, so what is stored is searchable at commit.
+    """
     if not rows:
-        return []
+        return UpsertOutcome({}, {}, {})
+    postgres = session.get_bind().dialect.name == "postgresql"
+    (_stage_postgres if postgres else _stage_sqlite)(session, rows, docs)
+    now = rows[0]["updated_at"]
+    params = {"d": dataset_id, "now": now}
+    with_ids = any(row["external_id"] is not None for row in rows)
+    updated: dict[str, int] = {}
+    if with_ids:
+        updated = _update_from_stage(session, params, postgres)
+    columns = ", ".join(_CONTENT_COLUMNS)
+    extra = ", search_vector" if postgres else ""
+    inserted = {
+        h: i
+        for i, h in session.execute(
+            text(
+                f"INSERT INTO examples (dataset_id, status, version, created_at, updated_at,"
+                f" {columns}{extra}) SELECT :d, 'pending', 1, :now, :now, {columns}{extra}"
+                " FROM sift_stage WHERE true ORDER BY ord"
+                " ON CONFLICT DO NOTHING RETURNING id, content_hash"
+            ),
+            params,
+        )
+    }
+    unchanged: dict[str, int] = {}
+    if with_ids:
+        unchanged = {
+            ext: i
+            for ext, i in session.execute(
+                text(
+                    "SELECT s.external_id, e.id FROM sift_stage s JOIN examples e"
+                    " ON e.dataset_id = :d AND e.external_id = s.external_id"
+                    " AND e.content_hash = s.content_hash"
+                ),
+                params,
+            )
+        }
+    if not postgres:
+        by_hash = {row["content_hash"]: doc for row, doc in zip(rows, docs, strict=True)}
+        by_ext = {row["external_id"]: doc for row, doc in zip(rows, docs, strict=True)}
+        index_examples(
+            session,
+            [(i, by_hash[h]) for h, i in inserted.items()]
+            + [(i, by_ext[ext]) for ext, i in updated.items()],
+        )
+    return UpsertOutcome(inserted, updated, unchanged)
+
+
+def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool) -> dict[str, int]:
+    assignments = ", ".join(f"{c} = s.{c}" for c in _CONTENT_COLUMNS if c != "external_id")
+    if postgres:
+        assignments += ", search_vector = s.search_vector"
     result = session.execute(
-        insert(Example).returning(Example.id, sort_by_parameter_order=True), rows
+        text(
+            f"UPDATE examples SET {assignments}, version = examples.version + 1,"
+            " updated_at = :now FROM sift_stage s"
+            " WHERE examples.dataset_id = :d AND examples.external_id = s.external_id"
+            " AND examples.content_hash <> s.content_hash AND NOT EXISTS ("
+            "SELECT 1 FROM examples x WHERE x.dataset_id = :d AND x.content_hash = s.content_hash)"
+            " RETURNING examples.external_id, examples.id"
+        ),
+        params,
     )
-    return list(result.scalars())
+    return {ext: i for ext, i in result}
 
 
-def index_examples(session: Session, docs: list[tuple[int, list[str]]]) -> None:
-    """Write each example's analyzed tokens to the search index (replacing what was there)."""
+def _stage_sqlite(session: Session, rows: list[dict[str, Any]], _docs: list[Any]) -> None:
+    session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord INTEGER PRIMARY KEY,"
+            " external_id TEXT, content_hash TEXT, messages TEXT, alternatives TEXT, tools TEXT,"
+            " label BOOLEAN, metadata TEXT, language TEXT)"
+        )
+    )
+    session.execute(text("DELETE FROM sift_stage"))
+    names = ", ".join(_CONTENT_COLUMNS)
+    binds = ", ".join(f":{c}" for c in _CONTENT_COLUMNS)
+    session.execute(
+        text(f"INSERT INTO sift_stage (ord, {names}) VALUES (:ord, {binds})"),
+        [
+            {"ord": n, **dict(zip(_CONTENT_COLUMNS, _stage_values(row), strict=True))}
+            for n, row in enumerate(rows)
+        ],
+    )
+
+
+def _stage_postgres(
+    session: Session, rows: list[dict[str, Any]], docs: list[analyzer.Analyzed]
+) -> None:
+    """COPY the batch into a temporary staging table (psycopg 3), search vectors included."""
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    names = ", ".join(_CONTENT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord serial, external_id text,"
+            " content_hash text, messages jsonb, alternatives jsonb, tools jsonb, label boolean,"
+            " metadata jsonb, language text, search_vector tsvector)"
+        )
+        cursor.execute("TRUNCATE sift_stage RESTART IDENTITY")
+        with cursor.copy(f"COPY sift_stage ({names}, search_vector) FROM STDIN") as copy:
+            for row, doc in zip(rows, docs, strict=True):
+                copy.write_row([*_stage_values(row), analyzer.to_tsvector_literal(doc)])
+
+
+def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) -> None:
+    """Write examples' analyzed tokens to the search index, replacing what was there."""
     if not docs:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text("UPDATE examples SET search_vector = CAST(:v AS tsvector) WHERE id = :id"),
-            [{"id": i, "v": analyzer.to_tsvector_literal(t)} for i, t in docs],
+            [{"id": i, "v": analyzer.to_tsvector_literal(doc)} for i, doc in docs],
         )
         return
-    ids = [{"id": i} for i, _ in docs]
-    session.execute(text("DELETE FROM example_fts WHERE rowid = :id"), ids)
+    session.execute(text("DELETE FROM example_fts WHERE rowid = :id"), [{"id": i} for i, _ in docs])
     session.execute(
         text("INSERT INTO example_fts (rowid, body) VALUES (:id, :body)"),
-        [{"id": i, "body": analyzer.to_fts5_text(t)} for i, t in docs],
+        [{"id": i, "body": analyzer.to_fts5_text(doc)} for i, doc in docs],
     )
 
 

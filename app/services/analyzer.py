@@ -1,91 +1,104 @@
 """The one text analyzer behind search, shared by Postgres and SQLite so both match alike.
 
-Text is NFKC-normalised and lower-cased; words are runs of letters and digits. Chinese,
+Text is NFKC-normalised and lower-cased. Words are runs of letters and digits. Chinese,
 Japanese and Korean runs become overlapping character bigrams (a lone character stays a
 unigram), as Elasticsearch's CJK analyzer does, so a CJK word of two or more characters is
-found as a phrase of bigrams without a word segmenter. A gap separates CJK runs so that a
-phrase never matches across punctuation, spaces or two messages.
+found as a phrase of bigrams without a word segmenter.
+
+A query is an AND of units: each word is one unit, each CJK run a phrase of its bigrams. So an
+example matches a word when the word is one of its tokens, and a CJK word when that word
+stands inside one CJK run of its text. Only CJK bigrams carry positions (phrases need them);
+a gap separates CJK runs so that no phrase matches across punctuation, words or messages.
 """
 
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 _CJK = (
     "\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
     "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f"
     "\U00020000-\U0003134f"
 )
-_TOKEN = re.compile(rf"([{_CJK}]+)|((?:(?![{_CJK}])[^\W_])+)")
+_CJK_RUN = re.compile(f"([{_CJK}]+)")
 MAX_TOKEN_CHARS = 64
-# Stands between two CJK runs: never produced from a query, so no phrase can span it.
+# Longer words are cut into pieces of MAX_TOKEN_CHARS, the same way in texts and queries.
+_WORD = re.compile(rf"[^\W_]{{1,{MAX_TOKEN_CHARS}}}")
+MAX_POSITION = 16383  # Postgres keeps positions up to this
+# Stands between two CJK runs in SQLite's token stream; never produced by a query.
 GAP = "_"
+_POS = [str(i) for i in range(MAX_POSITION + 1)]
 
 
-def _cjk_grams(run: str) -> list[str]:
-    if len(run) == 1:
-        return [run]
-    return [run[i : i + 2] for i in range(len(run) - 1)]
+@dataclass(slots=True)
+class Analyzed:
+    """An example's tokens: its words (any order) and its CJK bigram stream (ordered)."""
+
+    words: list[str] = field(default_factory=list)
+    grams: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        """Analyze one more text (a message) into this example's tokens."""
+        parts = _CJK_RUN.split(unicodedata.normalize("NFKC", text).lower())
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                self.words.extend(_WORD.findall(part))
+            else:
+                if self.grams:
+                    self.grams.append(GAP)
+                if len(part) == 1:
+                    self.grams.append(part)
+                else:
+                    self.grams.extend([part[j : j + 2] for j in range(len(part) - 1)])
 
 
-def analyze(text: str) -> list[str]:
-    """The token stream of a text, GAP markers included (indexing side)."""
-    tokens: list[str] = []
-    last_was_cjk = False
-    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).lower()):
-        cjk, word = match.groups()
-        if cjk:
-            if last_was_cjk:
-                tokens.append(GAP)
-            tokens.extend(_cjk_grams(cjk))
-            last_was_cjk = True
-        elif len(word) <= MAX_TOKEN_CHARS:
-            tokens.append(word)
-            last_was_cjk = False
-    return tokens
-
-
-def analyze_all(texts: Iterable[str]) -> list[str]:
-    """Token stream of several texts (messages, alternatives), separated so no phrase spans two."""
-    tokens: list[str] = []
+def analyze(texts: Iterable[str]) -> Analyzed:
+    """The tokens of every text of an example."""
+    result = Analyzed()
     for text in texts:
-        part = analyze(text)
-        if part:
-            if tokens:
-                tokens.append(GAP)
-            tokens.extend(part)
-    return tokens
+        result.add(text)
+    return result
 
 
-def query_terms(query: str) -> list[list[str]]:
-    """Split a query into terms; each term is a phrase of tokens that must appear in order."""
-    terms: list[list[str]] = []
-    for word in query.split():
-        tokens = [t for t in analyze(word) if t != GAP]
-        if tokens and tokens not in terms:
-            terms.append(tokens)
-    return terms
+def query_units(query: str) -> list[list[str]]:
+    """A query's units: a word is a one-token unit, a CJK run a phrase of bigrams."""
+    found = analyze([query])
+    units: list[list[str]] = [[w] for w in dict.fromkeys(found.words)]
+    phrase: list[str] = []
+    for gram in [*found.grams, GAP]:
+        if gram == GAP:
+            if phrase and phrase not in units:
+                units.append(phrase)
+            phrase = []
+        else:
+            phrase.append(gram)
+    return units
 
 
-def to_tsvector_literal(tokens: list[str]) -> str:
-    """A Postgres tsvector literal with positions, built without Postgres' own parser."""
-    positions: dict[str, list[int]] = {}
-    for pos, token in enumerate(tokens, start=1):
-        if token != GAP:
-            positions.setdefault(token, []).append(min(pos, 16383))
-    return " ".join(f"'{tok}':{','.join(map(str, pos[:256]))}" for tok, pos in positions.items())
+def to_tsvector_literal(doc: Analyzed) -> str:
+    """A Postgres tsvector literal, built without Postgres' own parser or dictionaries."""
+    words = "'" + "' '".join(set(doc.words)) + "'" if doc.words else ""
+    if not doc.grams:
+        return words
+    positions: dict[str, list[str]] = {}
+    for pos, gram in enumerate(doc.grams[:MAX_POSITION], start=1):
+        if gram != GAP:
+            positions.setdefault(gram, []).append(_POS[pos])
+    grams = " ".join([f"'{g}':{','.join(p[:256])}" for g, p in positions.items()])
+    return f"{words} {grams}" if words else grams
 
 
-def to_tsquery_literal(terms: list[list[str]]) -> str:
-    """A Postgres tsquery: AND of terms, each term a <-> phrase of its tokens."""
-    return " & ".join("(" + " <-> ".join(f"'{tok}'" for tok in term) + ")" for term in terms)
+def to_tsquery_literal(units: list[list[str]]) -> str:
+    """A Postgres tsquery: the AND of the units, each a <-> phrase."""
+    return " & ".join("(" + " <-> ".join(f"'{t}'" for t in unit) + ")" for unit in units)
 
 
-def to_fts5_text(tokens: list[str]) -> str:
-    """The text stored in SQLite FTS5 (its tokenizer only splits on spaces here)."""
-    return " ".join(tokens)
+def to_fts5_text(doc: Analyzed) -> str:
+    """The text stored in SQLite FTS5, whose tokenizer only splits it on spaces."""
+    return " ".join(doc.words) + " " + " ".join(doc.grams[:MAX_POSITION])
 
 
-def to_fts5_query(terms: list[list[str]]) -> str:
-    """An FTS5 MATCH expression: AND of quoted phrases."""
-    return " AND ".join('"' + " ".join(term) + '"' for term in terms)
+def to_fts5_query(units: list[list[str]]) -> str:
+    """An FTS5 MATCH expression: the AND of the units, each a quoted phrase."""
+    return " AND ".join('"' + " ".join(unit) + '"' for unit in units)

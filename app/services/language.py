@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-SAMPLE_CHARS = 120
+SAMPLE_CHARS = 80
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
@@ -31,20 +31,12 @@ LINGUA_LANGUAGES = [
     "ITALIAN",
     "DUTCH",
     "SWEDISH",
-    "DANISH",
-    "BOKMAL",
-    "FINNISH",
     "POLISH",
     "CZECH",
-    "ROMANIAN",
-    "HUNGARIAN",
     "TURKISH",
     "INDONESIAN",
     "VIETNAMESE",
-    "TAGALOG",
-    "SWAHILI",
     "RUSSIAN",
-    "UKRAINIAN",
 ]
 
 

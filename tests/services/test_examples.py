@@ -34,6 +34,17 @@ def test_external_id_upserts_and_bumps_version(session: Session) -> None:
     assert search_ids(session, ds.id, "old") == []
 
 
+def test_external_id_with_same_content_is_unchanged(session: Session) -> None:
+    ds = make_dataset(session)
+    (a,) = store(session, ds, chat("Q", "A", external_id="a")).created
+    (b,) = store(session, ds, chat("Q2", "A2", external_id="b")).created
+    again = store(session, ds, chat("Q", "A", external_id="a"), chat("Q", "A", external_id="b"))
+    assert again.unchanged == [a]
+    assert [i for i, _ in again.duplicates] == [1]  # b may not take a's content
+    example = repositories.get_example(session, ds.id, b)
+    assert example is not None and example.messages[0]["content"] == "Q2"
+
+
 def test_same_dataset_only(session: Session) -> None:
     one, two = make_dataset(session, "one"), make_dataset(session, "two")
     (a,) = store(session, one, chat("quokka facts", "They smile")).created
@@ -57,6 +68,8 @@ def test_search_words_and_chinese_phrases(session: Session) -> None:
     assert search_ids(session, ds.id, "数据库") == [ids[2]]
     assert search_ids(session, ds.id, "数据") == [ids[2], ids[3], ids[4]]
     assert search_ids(session, ds.id, "nothing-here") == []
+    assert search_ids(session, ds.id, "数据库 quokka") == []
+    assert search_ids(session, ds.id, "库存") == [ids[3]]
 
 
 def test_keyset_pages_cover_everything_once(session: Session) -> None:
