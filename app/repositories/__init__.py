@@ -5,8 +5,10 @@ The route commits once per request (see STYLE.md).
 
 from app.repositories.datasets import add_dataset, get_dataset, list_datasets, status_counts
 from app.repositories.examples import (
+    STAGE_COLUMNS,
     ExampleFilters,
     Page,
+    StagedRow,
     UpsertOutcome,
     count_examples,
     decode_cursor,
@@ -19,8 +21,10 @@ from app.repositories.examples import (
 )
 
 __all__ = [
+    "STAGE_COLUMNS",
     "ExampleFilters",
     "Page",
+    "StagedRow",
     "UpsertOutcome",
     "add_dataset",
     "count_examples",

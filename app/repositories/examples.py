@@ -3,7 +3,8 @@
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -127,6 +128,16 @@ def neighbours(session: Session, dataset_id: int, example_id: int) -> tuple[int 
 # --- examples: writing ---------------------------------------------------------------------
 
 
+class StagedRow(NamedTuple):
+    """An example ready to write: its stage-column values (JSON already encoded) and its search
+    document (a tsvector literal on Postgres, FTS5 text on SQLite)."""
+
+    external_id: str | None
+    content_hash: str
+    values: tuple[Any, ...]  # in STAGE_COLUMNS order
+    search: str
+
+
 @dataclass
 class UpsertOutcome:
     """What the database did with a staged batch, keyed so the caller can map items back."""
@@ -136,7 +147,7 @@ class UpsertOutcome:
     unchanged: dict[str, int]  # external id -> example id already holding this content
 
 
-_CONTENT_COLUMNS = (
+STAGE_COLUMNS = (
     "external_id",
     "content_hash",
     "messages",
@@ -146,21 +157,11 @@ _CONTENT_COLUMNS = (
     "metadata",
     "language",
 )
-_JSON_COLUMNS = {"messages", "alternatives", "tools", "metadata"}
-
-
-def _stage_values(row: dict[str, Any]) -> list[Any]:
-    values = []
-    for column in _CONTENT_COLUMNS:
-        value = row["meta" if column == "metadata" else column]
-        if column in _JSON_COLUMNS and value is not None:
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        values.append(value)
-    return values
+_COLUMNS = ", ".join(STAGE_COLUMNS)
 
 
 def upsert_examples(
-    session: Session, dataset_id: int, rows: list[dict[str, Any]], docs: list[analyzer.Analyzed]
+    session: Session, dataset_id: int, rows: list[StagedRow], now: datetime
 ) -> UpsertOutcome:
     """Store a batch (unique hashes and external ids within it) through a staging table.
 
@@ -171,21 +172,17 @@ def upsert_examples(
     if not rows:
         return UpsertOutcome({}, {}, {})
     postgres = session.get_bind().dialect.name == "postgresql"
-    (_stage_postgres if postgres else _stage_sqlite)(session, rows, docs)
-    now = rows[0]["updated_at"]
+    (_stage_postgres if postgres else _stage_sqlite)(session, rows)
     params = {"d": dataset_id, "now": now}
-    with_ids = any(row["external_id"] is not None for row in rows)
-    updated: dict[str, int] = {}
-    if with_ids:
-        updated = _update_from_stage(session, params, postgres)
-    columns = ", ".join(_CONTENT_COLUMNS)
+    with_ids = any(row.external_id is not None for row in rows)
+    updated = _update_from_stage(session, params, postgres) if with_ids else {}
     extra = ", search_vector" if postgres else ""
     inserted = {
         h: i
         for i, h in session.execute(
             text(
                 f"INSERT INTO examples (dataset_id, status, version, created_at, updated_at,"
-                f" {columns}{extra}) SELECT :d, 'pending', 1, :now, :now, {columns}{extra}"
+                f" {_COLUMNS}{extra}) SELECT :d, 'pending', 1, :now, :now, {_COLUMNS}{extra}"
                 " FROM sift_stage WHERE true ORDER BY ord"
                 " ON CONFLICT DO NOTHING RETURNING id, content_hash"
             ),
@@ -206,9 +203,9 @@ def upsert_examples(
             )
         }
     if not postgres:
-        by_hash = {row["content_hash"]: doc for row, doc in zip(rows, docs, strict=True)}
-        by_ext = {row["external_id"]: doc for row, doc in zip(rows, docs, strict=True)}
-        index_examples(
+        by_hash = {row.content_hash: row.search for row in rows}
+        by_ext = {row.external_id: row.search for row in rows}
+        _write_fts(
             session,
             [(i, by_hash[h]) for h, i in inserted.items()]
             + [(i, by_ext[ext]) for ext, i in updated.items()],
@@ -217,7 +214,7 @@ def upsert_examples(
 
 
 def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool) -> dict[str, int]:
-    assignments = ", ".join(f"{c} = s.{c}" for c in _CONTENT_COLUMNS if c != "external_id")
+    assignments = ", ".join(f"{c} = s.{c}" for c in STAGE_COLUMNS if c != "external_id")
     if postgres:
         assignments += ", search_vector = s.search_vector"
     result = session.execute(
@@ -234,7 +231,7 @@ def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool)
     return {ext: i for ext, i in result}
 
 
-def _stage_sqlite(session: Session, rows: list[dict[str, Any]], _docs: list[Any]) -> None:
+def _stage_sqlite(session: Session, rows: list[StagedRow]) -> None:
     session.execute(
         text(
             "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord INTEGER PRIMARY KEY,"
@@ -243,24 +240,20 @@ def _stage_sqlite(session: Session, rows: list[dict[str, Any]], _docs: list[Any]
         )
     )
     session.execute(text("DELETE FROM sift_stage"))
-    names = ", ".join(_CONTENT_COLUMNS)
-    binds = ", ".join(f":{c}" for c in _CONTENT_COLUMNS)
+    binds = ", ".join(f":{c}" for c in STAGE_COLUMNS)
     session.execute(
-        text(f"INSERT INTO sift_stage (ord, {names}) VALUES (:ord, {binds})"),
+        text(f"INSERT INTO sift_stage (ord, {_COLUMNS}) VALUES (:ord, {binds})"),
         [
-            {"ord": n, **dict(zip(_CONTENT_COLUMNS, _stage_values(row), strict=True))}
+            {"ord": n, **dict(zip(STAGE_COLUMNS, row.values, strict=True))}
             for n, row in enumerate(rows)
         ],
     )
 
 
-def _stage_postgres(
-    session: Session, rows: list[dict[str, Any]], docs: list[analyzer.Analyzed]
-) -> None:
+def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
     """COPY the batch into a temporary staging table (psycopg 3), search vectors included."""
     connection = session.connection().connection.driver_connection
     assert connection is not None
-    names = ", ".join(_CONTENT_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord serial, external_id text,"
@@ -268,9 +261,9 @@ def _stage_postgres(
             " metadata jsonb, language text, search_vector tsvector)"
         )
         cursor.execute("TRUNCATE sift_stage RESTART IDENTITY")
-        with cursor.copy(f"COPY sift_stage ({names}, search_vector) FROM STDIN") as copy:
-            for row, doc in zip(rows, docs, strict=True):
-                copy.write_row([*_stage_values(row), analyzer.to_tsvector_literal(doc)])
+        with cursor.copy(f"COPY sift_stage ({_COLUMNS}, search_vector) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row.values, row.search))
 
 
 def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) -> None:
@@ -283,19 +276,14 @@ def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) 
             [{"id": i, "v": analyzer.to_tsvector_literal(doc)} for i, doc in docs],
         )
         return
+    _write_fts(session, [(i, analyzer.to_fts5_text(doc)) for i, doc in docs])
+
+
+def _write_fts(session: Session, docs: list[tuple[int, str]]) -> None:
+    if not docs:
+        return
     session.execute(text("DELETE FROM example_fts WHERE rowid = :id"), [{"id": i} for i, _ in docs])
     session.execute(
         text("INSERT INTO example_fts (rowid, body) VALUES (:id, :body)"),
-        [{"id": i, "body": analyzer.to_fts5_text(doc)} for i, doc in docs],
+        [{"id": i, "body": body} for i, body in docs],
     )
-
-
-def language_counts(session: Session, dataset_id: int) -> list[tuple[str, int]]:
-    """The languages a dataset's examples are in, with how many of each, most common first."""
-    rows = session.execute(
-        select(Example.language, func.count())
-        .where(Example.dataset_id == dataset_id, Example.language.is_not(None))
-        .group_by(Example.language)
-        .order_by(func.count().desc(), Example.language)
-    )
-    return [(str(language), int(count)) for language, count in rows]

@@ -1,5 +1,11 @@
-"""Storing canonical examples: dedup by content hash, upsert by external id, index for search."""
+"""Storing canonical examples: dedup by content hash, upsert by external id, index for search.
 
+Work is split in two so bulk imports can spread it over processes: `stage_examples` is pure
+CPU (hash, language, search document, JSON encoding) and touches no database; `store_staged`
+writes a staged batch in the caller's transaction.
+"""
+
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +15,7 @@ from app import repositories
 from app.canonical import CanonicalExample, content_hash
 from app.models import Dataset, Example
 from app.models.types import utcnow
+from app.repositories import StagedRow
 from app.services import analyzer
 from app.services.language import detect_languages
 
@@ -42,63 +49,61 @@ def language_sample(example: CanonicalExample) -> str:
     return example.messages[0].content
 
 
-def to_row(
-    dataset_id: int, example: CanonicalExample, digest: str, language: str | None
-) -> dict[str, Any]:
-    """The examples-table row for a canonical example."""
-    now = utcnow()
-    return {
-        "dataset_id": dataset_id,
-        "external_id": example.external_id,
-        "content_hash": digest,
-        "messages": [m.model_dump() for m in example.messages],
-        "alternatives": [a.model_dump(exclude_none=True) for a in example.alternatives] or None,
-        "tools": example.tools,
-        "label": example.label,
-        "meta": example.metadata,
-        "language": language,
-        "status": "pending",
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def store_examples(
-    session: Session, dataset: Dataset, items: list[CanonicalExample]
-) -> StoreResult:
-    """Store a batch in the caller's transaction. Items are reported by their index in `items`.
+def stage_examples(items: list[CanonicalExample], postgres: bool) -> list[StagedRow]:
+    """Everything about a batch that needs no database: hash, language, search document."""
+    languages = detect_languages([language_sample(item) for item in items])
+    staged = []
+    for item, language in zip(items, languages, strict=True):
+        doc = analyzer.analyze(example_texts(item))
+        alternatives = [a.model_dump(exclude_none=True) for a in item.alternatives] or None
+        values = (
+            item.external_id,
+            content_hash(item),
+            _json([m.model_dump() for m in item.messages]),
+            _json(alternatives),
+            _json(item.tools),
+            item.label,
+            _json(item.metadata),
+            language,
+        )
+        search = analyzer.to_tsvector_literal(doc) if postgres else analyzer.to_fts5_text(doc)
+        staged.append(StagedRow(item.external_id, values[1], values, search))
+    return staged
+
+
+def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> StoreResult:
+    """Write a staged batch in the caller's transaction; items are reported by their index.
 
     The same content is never stored twice in a dataset; an item with a known external id
     replaces that example's content. Within a batch, the first of two equal items wins.
     """
     result = StoreResult()
-    languages = detect_languages([language_sample(item) for item in items])
     seen_hashes: set[str] = set()
     seen_ids: set[str] = set()
-    staged: list[tuple[int, dict[str, Any]]] = []
-    docs: list[analyzer.Analyzed] = []
-    for index, item in enumerate(items):
-        digest = content_hash(item)
-        if item.external_id is not None and item.external_id in seen_ids:
-            result.duplicates.append(
-                (index, f"external_id {item.external_id!r} repeats an earlier item")
-            )
-            continue
-        if digest in seen_hashes:
+    kept: list[tuple[int, StagedRow]] = []
+    for index, row in enumerate(rows):
+        ext = row.external_id
+        if ext is not None and ext in seen_ids:
+            result.duplicates.append((index, f"external_id {ext!r} repeats an earlier item"))
+        elif row.content_hash in seen_hashes:
             result.duplicates.append((index, "same content as an earlier item"))
-            continue
-        seen_hashes.add(digest)
-        if item.external_id is not None:
-            seen_ids.add(item.external_id)
-        staged.append((index, to_row(dataset.id, item, digest, languages[index])))
-        docs.append(analyzer.analyze(example_texts(item)))
+        else:
+            seen_hashes.add(row.content_hash)
+            if ext is not None:
+                seen_ids.add(ext)
+            kept.append((index, row))
 
-    outcome = repositories.upsert_examples(session, dataset.id, [r for _, r in staged], docs)
-    for index, row in staged:
-        ext = row["external_id"]
-        if row["content_hash"] in outcome.inserted:
-            result.created.append(outcome.inserted[row["content_hash"]])
+    outcome = repositories.upsert_examples(session, dataset.id, [r for _, r in kept], utcnow())
+    for index, row in kept:
+        ext = row.external_id
+        if row.content_hash in outcome.inserted:
+            result.created.append(outcome.inserted[row.content_hash])
         elif ext in outcome.updated:
             result.updated.append(outcome.updated[ext])
         elif ext in outcome.unchanged:
@@ -106,3 +111,15 @@ def store_examples(
         else:
             result.duplicates.append((index, "same content as an example already stored"))
     return result
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session talks to Postgres (search documents differ by backend)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def store_examples(
+    session: Session, dataset: Dataset, items: list[CanonicalExample]
+) -> StoreResult:
+    """Stage and store a batch in one go (small batches: the demo, REST pushes)."""
+    return store_staged(session, dataset, stage_examples(items, is_postgres(session)))
