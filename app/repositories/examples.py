@@ -287,3 +287,14 @@ def _write_fts(session: Session, docs: list[tuple[int, str]]) -> None:
         text("INSERT INTO example_fts (rowid, body) VALUES (:id, :body)"),
         [{"id": i, "body": body} for i, body in docs],
     )
+
+
+def language_counts(session: Session, dataset_id: int) -> list[tuple[str, int]]:
+    """The languages a dataset's examples are in, with how many of each, most common first."""
+    rows = session.execute(
+        select(Example.language, func.count())
+        .where(Example.dataset_id == dataset_id, Example.language.is_not(None))
+        .group_by(Example.language)
+        .order_by(func.count().desc(), Example.language)
+    )
+    return [(str(language), int(count)) for language, count in rows]
