@@ -1,0 +1,305 @@
+"""Read records from JSON, JSONL/NDJSON, CSV/TSV or Parquet files, plain, gzip or zstd; write JSONL.
+
+Readers stream: memory holds a chunk (JSON), a line (JSONL), a row (CSV) or a record batch
+(Parquet), never the file. A record that cannot be read is yielded as a BadRecord naming its
+line or record number, and reading goes on wherever the container allows it.
+"""
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import PurePath
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import zstandard
+
+from app.formats import FormatError
+from app.formats.fields import kind
+from app.formats.json_array import BAD_BYTES, DECODER, iter_json_array
+from app.formats.records import BadRecord, Record
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+CONTAINERS = ("json", "jsonl", "csv", "tsv", "parquet")
+EXTENSIONS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+PARQUET_MAGIC = b"PAR1"
+PARQUET_BATCH = 1024
+_BUFFER = 1 << 16
+
+Source = str | os.PathLike[str] | IO[bytes]
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_records(
+    source: Source, container: str | None = None, *, columns: Mapping[str, str] | None = None
+) -> Iterator[Record | BadRecord]:
+    """Stream the records of a file (path or binary file object), detecting how it is stored.
+
+    `container` forces one of CONTAINERS; `columns` maps CSV/TSV/Parquet column names to
+    record field paths ("a" -> "output", "m" -> "input.messages"); other columns keep their names.
+    """
+    if container is not None and container not in CONTAINERS:
+        raise FormatError(f"container: unknown {container!r}; known: {', '.join(CONTAINERS)}")
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as stream:
+            yield from _read(stream, os.fspath(source), container, columns or {})
+    else:
+        name = getattr(source, "name", None)
+        yield from _read(source, name if isinstance(name, str) else None, container, columns or {})
+
+
+def detect_container(head: bytes, name: str | None = None) -> str:
+    """The container of a (decompressed) file from its first bytes, else its file name."""
+    start = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if start.startswith(b"["):
+        return "json"
+    if start.startswith(b"{"):
+        return "jsonl"
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    suffix = _suffix(name)
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    first_line = head.split(b"\n", 1)[0]
+    return "tsv" if b"\t" in first_line else "csv"
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], stream: IO[bytes]) -> int:
+    """Write records as UTF-8 JSON lines; returns how many were written."""
+    count = 0
+    for record in records:
+        line = json.dumps(record, ensure_ascii=False)
+        try:
+            data = line.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: \u-escape them instead of failing
+            data = json.dumps(record).encode("ascii")
+        stream.write(data + b"\n")
+        count += 1
+    return count
+
+
+def _suffix(name: str | None) -> str:
+    if not name:
+        return ""
+    path = PurePath(name.lower())
+    if path.suffix in (".gz", ".gzip", ".zst", ".zstd"):
+        path = path.with_suffix("")
+    return path.suffix
+
+
+def _read(
+    raw: IO[bytes], name: str | None, container: str | None, columns: Mapping[str, str]
+) -> Iterator[Record | BadRecord]:
+    start = raw.tell() if raw.seekable() else None
+    stream = _buffered(raw)
+    magic = stream.peek(4)[:4]
+    compressed = magic.startswith(GZIP_MAGIC) or magic == ZSTD_MAGIC
+    if magic.startswith(GZIP_MAGIC):
+        stream = _buffered(gzip.GzipFile(fileobj=stream, mode="rb"))
+    elif magic == ZSTD_MAGIC:
+        stream = io.BufferedReader(_ZstdReader(stream), buffer_size=_BUFFER)
+    seekable = None if compressed or start is None else (raw, start)
+    try:
+        yield from _dispatch(stream, container, name, columns, seekable)
+    except (EOFError, gzip.BadGzipFile, zstandard.ZstdError) as exc:
+        raise FormatError(f"file: compressed data is truncated or corrupt ({exc})") from None
+
+
+def _dispatch(
+    stream: io.BufferedReader,
+    container: str | None,
+    name: str | None,
+    columns: Mapping[str, str],
+    seekable: tuple[IO[bytes], int] | None,
+) -> Iterator[Record | BadRecord]:
+    container = container or detect_container(stream.peek(_BUFFER), name)
+    if container == "json":
+        yield from iter_json_array(stream)
+    elif container == "jsonl":
+        yield from _iter_jsonl(stream)
+    elif container == "parquet":
+        yield from _iter_parquet(stream, seekable, columns)
+    else:
+        yield from _iter_csv(stream, "\t" if container == "tsv" else ",", columns)
+
+
+class _RawReader(io.RawIOBase):
+    """Any binary reader seen as raw I/O, so io.BufferedReader can give it peek()."""
+
+    def __init__(self, stream: _Readable) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        data = self._stream.read(len(memoryview(buffer)))
+        memoryview(buffer).cast("B")[: len(data)] = data
+        return len(data)
+
+
+class _ZstdReader(io.RawIOBase):
+    """zstd frames decompressed one after another; data ending inside a frame is an EOFError.
+
+    (zstandard's own stream_reader returns a truncated file's data without complaint.)
+    """
+
+    def __init__(self, source: _Readable) -> None:
+        self._source = source
+        self._zstd = zstandard.ZstdDecompressor()
+        self._frame = self._zstd.decompressobj()
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        while not self._out:
+            data = self._source.read(_BUFFER)
+            if not data:
+                if not self._frame.eof:
+                    raise EOFError("zstd data ends inside a frame")
+                return 0
+            self._out = memoryview(self._decompress(data))
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), len(self._out))
+        view[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = b""
+        while data:
+            if self._frame.eof:
+                self._frame = self._zstd.decompressobj()
+            out += self._frame.decompress(data)
+            data = self._frame.unused_data if self._frame.eof else b""
+        return out
+
+
+def _buffered(stream: _Readable) -> io.BufferedReader:
+    """A peekable reader over the stream; closing it leaves the stream open."""
+    return io.BufferedReader(_RawReader(stream), buffer_size=_BUFFER)
+
+
+def _iter_jsonl(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
+    for number, line in enumerate(stream, 1):
+        if number == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield BadRecord(number, f"line {number}: invalid UTF-8 at byte {exc.start + 1}")
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = DECODER.decode(text.rstrip("\r\n"))
+        except json.JSONDecodeError as exc:
+            yield BadRecord(number, f"line {number}: invalid JSON ({exc.msg}, column {exc.colno})")
+            continue
+        if not isinstance(value, dict):
+            yield BadRecord(number, f"line {number}: expected a JSON object, got {kind(value)}")
+            continue
+        yield Record(number, value)
+
+
+def _iter_csv(
+    stream: IO[bytes], delimiter: str, columns: Mapping[str, str]
+) -> Iterator[Record | BadRecord]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        reader = csv.reader(text, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            return
+        to_record = _row_builder([columns.get(name, name) for name in header])
+        line = reader.line_num
+        while True:
+            number = line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield BadRecord(number, f"line {number}: {exc}")
+                continue
+            finally:
+                line = reader.line_num
+            if not row:
+                continue
+            if len(row) != len(header):
+                reason = f"expected {len(header)} fields, got {len(row)}"
+                yield BadRecord(number, f"line {number}: {reason}")
+            elif any(BAD_BYTES.search(cell) for cell in row):
+                yield BadRecord(number, f"line {number}: invalid UTF-8")
+            else:
+                yield Record(number, to_record(row))
+    finally:
+        text.detach()
+
+
+def _row_builder(paths: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
+    """A function turning a row (list of cells) into a record, nesting dotted field paths."""
+    if not any("." in path for path in paths):
+        return lambda row: dict(zip(paths, row, strict=True))
+    split = [path.split(".") for path in paths]
+
+    def build(row: list[Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for parts, cell in zip(split, row, strict=True):
+            node = record
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = cell
+        return record
+
+    return build
+
+
+def _iter_parquet(
+    stream: IO[bytes], seekable: tuple[IO[bytes], int] | None, columns: Mapping[str, str]
+) -> Iterator[Record | BadRecord]:
+    import pyarrow.parquet as pq
+
+    if seekable is not None:
+        raw, start = seekable
+        raw.seek(start)
+        yield from _parquet_rows(pq.ParquetFile(raw), columns)
+        return
+    with tempfile.TemporaryFile() as spool:  # Parquet needs random access: spool to disk
+        shutil.copyfileobj(stream, spool, _BUFFER)
+        spool.seek(0)
+        yield from _parquet_rows(pq.ParquetFile(spool), columns)
+
+
+def _parquet_rows(parquet: Any, columns: Mapping[str, str]) -> Iterator[Record | BadRecord]:
+    names = parquet.schema_arrow.names
+    to_record = _row_builder([columns.get(name, name) for name in names])
+    number = 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
+        values = [column.to_pylist() for column in batch.columns]
+        for row in zip(*values, strict=True):
+            number += 1
+            yield Record(number, to_record(list(row)))

@@ -1,0 +1,187 @@
+"""Shared pieces of every format: field readers, message building, layout hints, errors.
+
+Metadata holds every input field a format does not map, at top level, so dump() writes it
+back. Where a format needs to remember *how* a record was laid out (alpaca's input split,
+a ShareGPT `tools` given as a JSON string, TRL's plain-text form ...), the hints go under
+metadata["_layout"] = {"format": name, ...}; only that format's dump() reads them. Keeping
+layout out of the messages keeps the content hash about content.
+"""
+
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from app.canonical import Alternative, CanonicalExample, Message, Role
+from app.formats import FormatError
+
+LAYOUT = "_layout"
+ID_KEY = "id"
+MAX_ID_CHARS = 200
+_TYPE_NAMES: dict[type, str] = {str: "string", list: "list", dict: "object"}
+
+
+def kind(value: Any) -> str:
+    """The JSON name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return _TYPE_NAMES.get(type(value)) or type(value).__name__
+
+
+def text(record: dict[str, Any], key: str, path: str | None = None) -> str:
+    """The string at record[key]; a FormatError naming the path when missing or not a string."""
+    try:
+        value = record[key]
+    except KeyError:
+        raise FormatError(f"{path or key}: missing") from None
+    if type(value) is not str:
+        raise FormatError(f"{path or key}: expected a string, got {kind(value)}")
+    return value
+
+
+def objects(value: Any, path: str) -> list[dict[str, Any]]:
+    """A non-empty list of JSON objects, else a FormatError naming the path."""
+    if not isinstance(value, list):
+        raise FormatError(f"{path}: expected a list of messages, got {kind(value)}")
+    if not value:
+        raise FormatError(f"{path}: empty conversation")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise FormatError(f"{path}[{index}]: expected an object, got {kind(item)}")
+    return value
+
+
+def message(role: Role, content: Any, path: str, extras: dict[str, Any] | None = None) -> Message:
+    """A validated message; `path` names the content field in the source record."""
+    if type(content) is not str:
+        raise FormatError(f"{path}: expected a string, got {kind(content)}")
+    try:
+        if extras:
+            return Message.model_validate({**extras, "role": role, "content": content})
+        return Message(role=role, content=content)
+    except ValidationError as exc:
+        raise FormatError(f"{path}: {reason(exc)}") from None
+
+
+def reason(exc: ValidationError) -> str:
+    """The first pydantic error's message, without pydantic's 'Value error, ' prefix."""
+    return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+
+
+def error_path(exc: ValidationError) -> str:
+    """The dotted field path of the first pydantic error, list indices in brackets."""
+    path = ""
+    for part in exc.errors()[0]["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+def alternative(
+    messages: list[Message],
+    label: Literal["chosen", "rejected"] | None = None,
+    rank: int | None = None,
+) -> Alternative:
+    """A competing response: chosen/rejected, or ranked (1 = best)."""
+    return Alternative(messages=messages, label=label, rank=rank)
+
+
+def tools_list(record: dict[str, Any], key: str, used: set[str], path: str) -> list[Any] | None:
+    """A list of tool schemas, or None when absent or null (a null stays in metadata)."""
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise FormatError(f"{path}: expected a list of tools, got {kind(value)}")
+    used.add(key)
+    return value
+
+
+def label_of(record: dict[str, Any], used: set[str]) -> bool | None:
+    """A KTO `label` when it is a boolean; any other label stays in metadata."""
+    value = record.get("label")
+    if type(value) is not bool:
+        return None
+    used.add("label")
+    return value
+
+
+def external_id(record: dict[str, Any], used: set[str]) -> str | None:
+    """The record's `id` when it is a string of at most 200 characters (else it stays metadata)."""
+    value = record.get(ID_KEY)
+    if type(value) is not str or len(value) > MAX_ID_CHARS:
+        return None
+    used.add(ID_KEY)
+    return value
+
+
+def example(
+    record: dict[str, Any],
+    used: set[str],
+    messages: list[Message],
+    *,
+    fmt: str,
+    hints: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> CanonicalExample:
+    """The canonical example, with every unused record field (plus `extra`) as metadata."""
+    if LAYOUT in record:
+        raise FormatError(f"{LAYOUT}: this key is reserved for Sift's layout hints")
+    metadata = {key: value for key, value in record.items() if key not in used}
+    if extra:
+        metadata.update(extra)
+    if hints:
+        metadata[LAYOUT] = {"format": fmt, **hints}
+    try:
+        return CanonicalExample(messages=messages, metadata=metadata, **fields)
+    except ValidationError as exc:
+        raise FormatError(f"{error_path(exc)}: {reason(exc)}") from None
+
+
+def layout(example: CanonicalExample, fmt: str) -> dict[str, Any]:
+    """The layout hints `fmt` left on the example when it parsed it, else {}."""
+    hints = example.metadata.get(LAYOUT)
+    if isinstance(hints, dict) and hints.get("format") == fmt:
+        return hints
+    return {}
+
+
+def unmapped(example: CanonicalExample) -> dict[str, Any]:
+    """A new record holding the metadata fields, layout hints left out, plus the `id`."""
+    out = {key: value for key, value in example.metadata.items() if key != LAYOUT}
+    if example.external_id is not None:
+        out[ID_KEY] = example.external_id
+    return out
+
+
+def refuse_extras(example: CanonicalExample, fmt: str) -> None:
+    """Fail when the example has parts a plain instruction/response format cannot hold."""
+    if example.alternatives:
+        raise FormatError(f"alternatives: {fmt} has no place for competing responses")
+    if example.tools is not None:
+        raise FormatError(f"tools: {fmt} has no place for tool schemas")
+    if example.label is not None:
+        raise FormatError(f"label: {fmt} has no place for a KTO label")
+
+
+def chosen_rejected(example: CanonicalExample, fmt: str) -> tuple[Alternative, Alternative]:
+    """The chosen and the rejected alternative; a FormatError unless there is one of each."""
+    by_label = {alt.label: alt for alt in example.alternatives}
+    if len(example.alternatives) != 2 or set(by_label) != {"chosen", "rejected"}:
+        raise FormatError(f"alternatives: {fmt} holds exactly one chosen and one rejected response")
+    return by_label["chosen"], by_label["rejected"]
+
+
+def join_prompt(instruction: str, extra: str, separator: str) -> str:
+    """The user turn built from an instruction and its optional input/context."""
+    return f"{instruction}{separator}{extra}" if extra else instruction
+
+
+def split_prompt(prompt: str, extra: Any, separator: str) -> tuple[str, str]:
+    """Undo join_prompt using the input/context remembered at parse time (if still there)."""
+    if isinstance(extra, str) and extra and prompt.endswith(separator + extra):
+        return prompt[: -len(separator + extra)], extra
+    return prompt, ""

@@ -1,0 +1,132 @@
+"""Stream the objects of a top-level JSON array in chunks, never holding the whole file.
+
+Text is decoded incrementally with `surrogateescape`, so bytes that are not UTF-8 show up as
+lone surrogates in the one record that holds them: that record is reported and the reader
+goes on. A syntax error ends the array (there is no safe place to resume), reported with
+its line and column.
+"""
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from app.formats.fields import kind
+from app.formats.records import BadRecord, Record
+
+CHUNK = 1 << 20
+MAX_RECORD_CHARS = 64 << 20
+DECODER = json.JSONDecoder(strict=False)
+_SPACE = re.compile(r"[ \t\n\r]*")
+BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+class _Invalid(Exception):
+    """Invalid JSON at a position of the buffer."""
+
+
+class _Buffer:
+    """Decoded text read so far, a cursor into it, and the line number of its start."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._decode = codecs.getincrementaldecoder("utf-8-sig")("surrogateescape").decode
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self._first_line = 1
+
+    def more(self, size: int = CHUNK) -> bool:
+        """Append the next chunk of text; False at end of file."""
+        if self.eof:
+            return False
+        data = self._stream.read(size)
+        self.eof = not data
+        self.text += self._decode(data, final=self.eof)
+        return True
+
+    def peek(self) -> str:
+        """The next non-whitespace character ("" at end of file), cursor moved onto it."""
+        while True:
+            match = _SPACE.match(self.text, self.pos)
+            self.pos = match.end() if match else self.pos
+            if self.pos < len(self.text) or not self.more():
+                return self.text[self.pos : self.pos + 1]
+
+    def value(self) -> tuple[Any, int]:
+        """Decode the JSON value at the cursor, reading more text while it may be cut short."""
+        while True:
+            try:
+                value, end = DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.eof or not self._maybe_cut(exc):
+                    raise _Invalid(f"{self.where(exc.pos)}: invalid JSON ({exc.msg})") from None
+                self.more(max(CHUNK, len(self.text) - self.pos))
+                continue
+            if end < len(self.text) or self.eof:
+                return value, end
+            self.more()  # a number at the very end of the buffer may go on
+
+    def _maybe_cut(self, exc: json.JSONDecodeError) -> bool:
+        if len(self.text) - self.pos > MAX_RECORD_CHARS:
+            return False
+        return exc.msg.startswith("Unterminated string") or exc.pos >= len(self.text) - 8
+
+    def where(self, index: int) -> str:
+        """'line L, column C' for a position of the buffer."""
+        line = self._first_line + self.text.count("\n", 0, index)
+        column = index - self.text.rfind("\n", 0, index)
+        return f"line {line}, column {column}"
+
+    def drop_read(self) -> None:
+        """Forget text before the cursor once it is large, keeping line numbers right."""
+        if self.pos > CHUNK:
+            self._first_line += self.text.count("\n", 0, self.pos)
+            self.text = self.text[self.pos :]
+            self.pos = 0
+
+
+def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
+    """Yield each element of the array as a Record (or a BadRecord), numbered from 1."""
+    buffer = _Buffer(stream)
+    first = buffer.peek()
+    if first != "[":
+        if first:
+            yield BadRecord(0, f"{buffer.where(buffer.pos)}: expected a JSON array '['")
+        return
+    buffer.pos += 1
+    if buffer.peek() == "]":
+        return
+    number = 0
+    while True:
+        number += 1
+        buffer.drop_read()
+        if not buffer.peek():
+            where = buffer.where(buffer.pos)
+            yield BadRecord(number, f"record {number}, {where}: the file ends inside the array")
+            return
+        start = buffer.pos
+        try:
+            value, buffer.pos = buffer.value()
+        except _Invalid as exc:
+            yield BadRecord(number, f"record {number}, {exc}; the rest of the file was not read")
+            return
+        yield _checked(number, value, buffer, start)
+        after = buffer.peek()
+        buffer.pos += 1
+        if after == "]":
+            return
+        if after != ",":
+            problem = "expected ',' or ']'" if after else "the file ends inside the array"
+            where = buffer.where(buffer.pos - 1)
+            yield BadRecord(number + 1, f"record {number + 1}, {where}: {problem}")
+            return
+
+
+def _checked(number: int, value: Any, buffer: _Buffer, start: int) -> Record | BadRecord:
+    if BAD_BYTES.search(buffer.text, start, buffer.pos):
+        return BadRecord(number, f"record {number}, {buffer.where(start)}: invalid UTF-8")
+    if not isinstance(value, dict):
+        return BadRecord(number, f"record {number}: expected a JSON object, got {kind(value)}")
+    return Record(number, value)

@@ -1,0 +1,196 @@
+"""ShareGPT, with LLaMA-Factory's extensions.
+
+{conversations: [{from, value}], system?, tools?, id?} where `from` is human/user -> user,
+gpt/assistant -> assistant, system, function_call -> assistant with `tool_calls`,
+observation/tool -> tool. A `from` other than the usual one for its role (user, assistant,
+tool) is kept as a message extra. `tools` may be a list or a JSON string (kept a string on dump).
+Preference: `chosen` and `rejected` objects {from, value}. Ranked: `responses` [{from, value}]
+with `ranking` [int], ranking[i] the rank of responses[i] (1 = best, ties allowed).
+A boolean `label` is the KTO label; `id` is the external id.
+"""
+
+import json
+from typing import Any
+
+from app.canonical import Alternative, CanonicalExample, Message, Role
+from app.formats import FormatError
+from app.formats import fields as f
+from app.formats.tool_calls import calls_from_text, calls_to_text
+
+NAME = "sharegpt"
+ROLE_OF: dict[str, Role] = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "function_call": "assistant",
+    "observation": "tool",
+    "tool": "tool",
+}
+FROM_OF: dict[str, str] = {
+    "user": "human",
+    "assistant": "gpt",
+    "system": "system",
+    "tool": "observation",
+}
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    """ShareGPT records have conversations."""
+    return "conversations" in record
+
+
+def parse(record: dict[str, Any]) -> CanonicalExample:
+    """Turn a ShareGPT record into a canonical example."""
+    used = {"conversations"}
+    hints: dict[str, Any] = {}
+    messages: list[Message] = []
+    if record.get("system") is not None:
+        messages.append(f.message("system", record["system"], "system"))
+        used.add("system")
+        hints["system"] = True
+    turns = f.objects(record.get("conversations"), "conversations")
+    messages += [parse_turn(turn, f"conversations[{i}]") for i, turn in enumerate(turns)]
+    tools = _tools(record, used, hints)
+    alternatives = _pair(record, used) + _ranked(record, used)
+    label = f.label_of(record, used)
+    external_id = f.external_id(record, used)
+    return f.example(
+        record,
+        used,
+        messages,
+        fmt=NAME,
+        hints=hints,
+        alternatives=alternatives,
+        tools=tools,
+        label=label,
+        external_id=external_id,
+    )
+
+
+def parse_turn(turn: dict[str, Any], path: str) -> Message:
+    """One {from, value} turn as a message; other keys of the turn become message extras."""
+    source = turn.get("from")
+    role = ROLE_OF.get(source) if isinstance(source, str) else None
+    if role is None:
+        shown = "missing" if source is None else f"unknown role {source!r}"
+        raise FormatError(f"{path}.from: {shown}")
+    extras = {k: v for k, v in turn.items() if k not in ("from", "value")} if len(turn) > 2 else {}
+    for key in ("role", "content", "tool_calls"):
+        if key in extras:
+            raise FormatError(f"{path}.{key}: clashes with the canonical message field {key!r}")
+    value = turn.get("value")
+    if source == "function_call" and isinstance(value, str):
+        calls = calls_from_text(value)
+        if calls is not None:
+            return f.message(role, "", f"{path}.value", {**extras, "tool_calls": calls})
+    if source != FROM_OF[role]:
+        extras["from"] = source
+    return f.message(role, value, f"{path}.value", extras)
+
+
+def _tools(record: dict[str, Any], used: set[str], hints: dict[str, Any]) -> list[Any] | None:
+    value = record.get("tools")
+    if not isinstance(value, str):
+        return f.tools_list(record, "tools", used, "tools")
+    try:
+        tools = json.loads(value)
+    except ValueError as exc:
+        raise FormatError(f"tools: not valid JSON ({exc})") from None
+    if not isinstance(tools, list):
+        raise FormatError(f"tools: expected a JSON list of tools, got {f.kind(tools)}")
+    used.add("tools")
+    hints["tools_string"] = True
+    if json.dumps(tools, ensure_ascii=False) != value:
+        hints["tools_text"] = value
+    return tools
+
+
+def _pair(record: dict[str, Any], used: set[str]) -> list[Alternative]:
+    if "chosen" not in record and "rejected" not in record:
+        return []
+    used.update(("chosen", "rejected"))
+    pair = []
+    for key in ("chosen", "rejected"):
+        turn = record.get(key)
+        if not isinstance(turn, dict):
+            raise FormatError(f"{key}: expected a {{from, value}} object, got {f.kind(turn)}")
+        pair.append(f.alternative([parse_turn(turn, key)], key))
+    return pair
+
+
+def _ranked(record: dict[str, Any], used: set[str]) -> list[Alternative]:
+    if "responses" not in record:
+        return []
+    used.update(("responses", "ranking"))
+    responses = f.objects(record["responses"], "responses")
+    ranking = record.get("ranking")
+    if not isinstance(ranking, list) or len(ranking) != len(responses):
+        raise FormatError(f"ranking: expected a list of {len(responses)} ranks, one per response")
+    alternatives = []
+    for i, (turn, rank) in enumerate(zip(responses, ranking, strict=True)):
+        if type(rank) is not int or rank < 1:
+            raise FormatError(f"ranking[{i}]: expected a whole number >= 1, got {rank!r}")
+        alternatives.append(f.alternative([parse_turn(turn, f"responses[{i}]")], rank=rank))
+    return alternatives
+
+
+def dump(example: CanonicalExample) -> dict[str, Any]:
+    """Write a canonical example as a ShareGPT record."""
+    hints = f.layout(example, NAME)
+    out = f.unmapped(example)
+    messages = example.messages
+    if hints.get("system") and messages[0].role == "system":
+        out["system"] = messages[0].content
+        messages = messages[1:]
+    out["conversations"] = [turn for m in messages for turn in dump_turns(m)]
+    if example.tools is not None:
+        out["tools"] = _tools_out(example.tools, hints)
+    if example.alternatives:
+        out.update(_alternatives_out(example))
+    if example.label is not None:
+        out["label"] = example.label
+    return out
+
+
+def dump_turns(message: Message) -> list[dict[str, Any]]:
+    """The {from, value} turns for one message (two when it has both text and tool calls)."""
+    extras = dict(message.model_extra or {})
+    source = extras.pop("from", None)
+    calls = extras.pop("tool_calls", None)
+    if calls and source is None:
+        for marker in ("content_null", "content_empty"):
+            extras.pop(marker, None)
+        turn = {**extras, "from": "function_call", "value": calls_to_text(calls)}
+        if message.content:
+            return [{"from": "gpt", "value": message.content}, turn]
+        return [turn]
+    if calls:
+        extras["tool_calls"] = calls
+    return [{**extras, "from": source or FROM_OF[message.role], "value": message.content}]
+
+
+def _tools_out(tools: list[Any], hints: dict[str, Any]) -> Any:
+    if not hints.get("tools_string"):
+        return tools
+    text = hints.get("tools_text")
+    if isinstance(text, str) and json.loads(text) == tools:
+        return text
+    return json.dumps(tools, ensure_ascii=False)
+
+
+def _alternatives_out(example: CanonicalExample) -> dict[str, Any]:
+    alternatives = example.alternatives
+    if any(len(alt.messages) != 1 for alt in alternatives):
+        raise FormatError(f"alternatives: {NAME} holds single-message responses only")
+    if all(alt.rank is not None and alt.label is None for alt in alternatives):
+        return {
+            "responses": [dump_turns(alt.messages[0])[0] for alt in alternatives],
+            "ranking": [alt.rank for alt in alternatives],
+        }
+    chosen, rejected = f.chosen_rejected(example, NAME)
+    return {
+        "chosen": dump_turns(chosen.messages[0])[0],
+        "rejected": dump_turns(rejected.messages[0])[0],
+    }

@@ -1,0 +1,151 @@
+"""TRL dataset types: prompt-completion, preference, unpaired preference (KTO).
+
+Each of prompt/completion/chosen/rejected is a string ("standard" form: the prompt becomes one
+user message, each response one assistant message) or a message list ("conversational" form).
+Conversational prompt-completion: messages = prompt + completion. Preference: messages =
+prompt, alternatives = chosen and rejected. With no `prompt` key (implicit prompt), chosen
+and rejected are full conversations and their shared leading messages become the prompt.
+KTO: prompt/completion plus a boolean `label`; LLaMA-Factory's KTO {messages, label} too.
+`tools` is the tool list, `id` the external id.
+"""
+
+from typing import Any
+
+from app.canonical import CanonicalExample, Message
+from app.formats import FormatError
+from app.formats import fields as f
+from app.formats.chat import dump_messages, parse_messages
+
+NAME = "trl"
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    """TRL records: prompt + completion/chosen, chosen + rejected, or messages + label."""
+    if "prompt" in record:
+        return "completion" in record or "chosen" in record
+    if "chosen" in record and "rejected" in record:
+        return "conversations" not in record and "instruction" not in record
+    return "messages" in record and "label" in record
+
+
+def parse(record: dict[str, Any]) -> CanonicalExample:
+    """Turn a TRL (or LLaMA-Factory KTO) record into a canonical example."""
+    hints: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    if "messages" in record and "prompt" not in record and "chosen" not in record:
+        used = {"messages"}
+        hints["messages"] = True
+        messages = parse_messages(record["messages"], "messages")
+    elif "chosen" in record or "rejected" in record:
+        used = {"prompt", "chosen", "rejected"}
+        messages, fields["alternatives"] = _preference(record, hints)
+    else:
+        used = {"prompt", "completion"}
+        messages = _prompt_completion(record, hints)
+    fields["tools"] = f.tools_list(record, "tools", used, "tools")
+    fields["label"] = f.label_of(record, used)
+    fields["external_id"] = f.external_id(record, used)
+    return f.example(record, used, messages, fmt=NAME, hints=hints, **fields)
+
+
+def _standard(record: dict[str, Any]) -> bool:
+    return isinstance(record.get("prompt"), str)
+
+
+def _responses(record: dict[str, Any], key: str, standard: bool) -> list[Message]:
+    if standard:
+        value = record.get(key)
+        if type(value) is not str:
+            raise FormatError(f"{key}: expected a string like prompt, got {f.kind(value)}")
+        return [f.message("assistant", value, key)]
+    return parse_messages(record.get(key), key)
+
+
+def _prompt(record: dict[str, Any], standard: bool) -> list[Message]:
+    if standard:
+        return [f.message("user", record["prompt"], "prompt")]
+    return parse_messages(record.get("prompt"), "prompt")
+
+
+def _prompt_completion(record: dict[str, Any], hints: dict[str, Any]) -> list[Message]:
+    standard = _standard(record)
+    prompt = _prompt(record, standard)
+    completion = _responses(record, "completion", standard)
+    if standard:
+        hints["standard"] = True
+    elif len(completion) != 1:
+        hints["completion"] = len(completion)
+    return prompt + completion
+
+
+def _preference(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Message], list[Any]]:
+    if "prompt" not in record:
+        return _implicit(record, hints)
+    standard = _standard(record)
+    if standard:
+        hints["standard"] = True
+    chosen = _responses(record, "chosen", standard)
+    rejected = _responses(record, "rejected", standard)
+    alternatives = [f.alternative(chosen, "chosen"), f.alternative(rejected, "rejected")]
+    return _prompt(record, standard), alternatives
+
+
+def _implicit(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Message], list[Any]]:
+    raw_chosen, raw_rejected = record.get("chosen"), record.get("rejected")
+    if not isinstance(raw_chosen, list) or not isinstance(raw_rejected, list):
+        raise FormatError(
+            "prompt: missing (an implicit prompt needs chosen and rejected message lists)"
+        )
+    chosen = parse_messages(raw_chosen, "chosen")
+    rejected = parse_messages(raw_rejected, "rejected")
+    shared = 0
+    limit = min(len(chosen), len(rejected)) - 1
+    while shared < limit and raw_chosen[shared] == raw_rejected[shared]:
+        shared += 1
+    if not shared:
+        raise FormatError("chosen, rejected: no shared prompt messages (and no prompt key)")
+    hints["implicit_prompt"] = True
+    alternatives = [
+        f.alternative(chosen[shared:], "chosen"),
+        f.alternative(rejected[shared:], "rejected"),
+    ]
+    return chosen[:shared], alternatives
+
+
+def dump(example: CanonicalExample) -> dict[str, Any]:
+    """Write a canonical example as a TRL record (conversational unless it came in as text)."""
+    hints = f.layout(example, NAME)
+    out = f.unmapped(example)
+    standard = bool(hints.get("standard"))
+    if hints.get("messages"):
+        out["messages"] = dump_messages(example.messages)
+    elif example.alternatives:
+        chosen, rejected = f.chosen_rejected(example, NAME)
+        if hints.get("implicit_prompt"):
+            prompt = dump_messages(example.messages)
+            out["chosen"] = prompt + dump_messages(chosen.messages)
+            out["rejected"] = prompt + dump_messages(rejected.messages)
+        else:
+            out["prompt"] = _text_or_list(example.messages, "user", standard, "messages")
+            out["chosen"] = _text_or_list(chosen.messages, "assistant", standard, "chosen")
+            out["rejected"] = _text_or_list(rejected.messages, "assistant", standard, "rejected")
+    else:
+        size = 1 if standard else int(hints.get("completion", 1))
+        if len(example.messages) <= size:
+            raise FormatError(f"messages: {NAME} needs a prompt before the completion")
+        messages = example.messages
+        out["prompt"] = _text_or_list(messages[:-size], "user", standard, "messages")
+        out["completion"] = _text_or_list(messages[-size:], "assistant", standard, "messages")
+    if example.tools is not None:
+        out["tools"] = example.tools
+    if example.label is not None:
+        out["label"] = example.label
+    return out
+
+
+def _text_or_list(messages: list[Message], role: str, standard: bool, path: str) -> Any:
+    if not standard:
+        return dump_messages(messages)
+    if len(messages) != 1 or messages[0].role != role:
+        raise FormatError(f"{path}: the text form needs a single {role} message here")
+    return messages[0].content

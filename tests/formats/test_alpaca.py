@@ -1,0 +1,119 @@
+"""Alpaca: instruction + input joined into the user turn, history, system, metadata."""
+
+import re
+from typing import Any
+
+import pytest
+
+from app.canonical import CanonicalExample, Message
+from app.formats import FormatError, alpaca
+
+from .cases import load_cases
+
+CASES = load_cases("alpaca")
+
+
+def roles(example: CanonicalExample) -> list[str]:
+    return [m.role for m in example.messages]
+
+
+def test_input_is_joined_to_the_instruction_with_a_newline() -> None:
+    example = alpaca.parse(CASES["with_input"])
+    assert roles(example) == ["user", "assistant"]
+    assert (
+        example.messages[0].content == "Translate the sentence into French.\nGood morning, friends."
+    )
+    assert example.messages[1].content == "Bonjour, les amis."
+
+
+def test_empty_input_leaves_the_instruction_alone_and_no_hints() -> None:
+    example = alpaca.parse(CASES["plain"])
+    assert example.messages[0].content == "Give three tips for staying healthy."
+    assert example.metadata == {}
+
+
+def test_system_and_history_become_leading_turns() -> None:
+    example = alpaca.parse(CASES["system_and_history"])
+    assert roles(example) == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert [m.content for m in example.messages[1:3]] == ["What is 2 + 2?", "4"]
+
+
+def test_id_maps_to_external_id_and_unknown_fields_stay_in_metadata() -> None:
+    example = alpaca.parse(CASES["id_and_unknown_fields"])
+    assert example.external_id == "alp-001"
+    assert example.metadata == {
+        "source": "handwritten",
+        "tags": ["geo", "easy"],
+        "quality": 4.5,
+        "nested": {"a": [1, None]},
+    }
+
+
+def test_a_non_string_id_stays_in_metadata() -> None:
+    example = alpaca.parse(CASES["numeric_id"])
+    assert example.external_id is None
+    assert example.metadata == {"id": 17}
+
+
+def test_edited_prompt_still_dumps_to_a_valid_record() -> None:
+    example = alpaca.parse(CASES["with_input"])
+    example.messages[0] = Message(role="user", content="Translate into German.\nGood night.")
+    record = alpaca.dump(example)
+    assert record["instruction"] == "Translate into German.\nGood night."
+    assert record["input"] == ""
+
+
+def test_a_conversation_from_elsewhere_dumps_with_history() -> None:
+    example = CanonicalExample(
+        messages=[
+            Message(role="user", content="a"),
+            Message(role="assistant", content="b"),
+            Message(role="user", content="c"),
+            Message(role="assistant", content="d"),
+        ]
+    )
+    assert alpaca.dump(example) == {
+        "instruction": "c",
+        "input": "",
+        "output": "d",
+        "history": [["a", "b"]],
+    }
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"instruction": 3, "output": "x"}, "instruction: expected a string, got number"),
+        ({"instruction": "x", "output": None}, "output: expected a string, got null"),
+        ({"instruction": "x", "input": ["y"], "output": "z"}, "input: expected a string, got list"),
+        ({"instruction": "x", "output": "y", "history": [["q"]]}, "history[0]: expected a"),
+        ({"instruction": "x", "output": "y", "history": [["q", 1]]}, "history[0][1]: expected a"),
+        ({"instruction": "x", "output": "y", "history": "no"}, "history: expected a list"),
+        ({"instruction": "x", "output": "y", "system": 1}, "system: expected a string"),
+        ({"instruction": "a\x00b", "output": "y"}, "instruction: contains a NUL byte"),
+        ({"instruction": "x", "output": "\ud800"}, "output: is not valid Unicode"),
+        ({"instruction": "x", "output": "y", "_layout": {}}, "_layout: this key is reserved"),
+    ],
+)
+def test_errors_name_the_field(record: dict[str, Any], message: str) -> None:
+    with pytest.raises(FormatError, match="^" + re.escape(message)):
+        alpaca.parse(record)
+
+
+def test_dump_refuses_what_alpaca_cannot_hold() -> None:
+    example = CanonicalExample(
+        messages=[Message(role="user", content="q"), Message(role="tool", content="r")]
+    )
+    with pytest.raises(FormatError, match=r"^messages: alpaca needs alternating user/assistant"):
+        alpaca.dump(example)
+    labelled = CanonicalExample(messages=[Message(role="user", content="q")], label=True)
+    with pytest.raises(FormatError, match=r"^label: alpaca has no place"):
+        alpaca.dump(labelled)

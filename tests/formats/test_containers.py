@@ -1,0 +1,267 @@
+"""Containers: JSON arrays, JSONL, CSV/TSV, Parquet, gzip and zstd all yield the same records."""
+
+import codecs
+import csv
+import gzip
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from app.formats import FormatError, json_array
+from app.formats.containers import detect_container, read_records, write_jsonl
+from app.formats.records import BadRecord, Record
+
+RECORDS: list[dict[str, Any]] = [
+    {"instruction": "Give three tips.", "input": "", "output": "1. Eat.\n2. Move.\n3. Sleep."},
+    {"instruction": 'Quote "this", please', "input": "a,b\tc", "output": "“done” ✓"},
+    {"instruction": "翻译成英文", "input": "你好", "output": "Hello 👋"},
+]
+
+
+def json_bytes(records: list[dict[str, Any]]) -> bytes:
+    return json.dumps(records, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def jsonl_bytes(records: list[dict[str, Any]]) -> bytes:
+    buffer = io.BytesIO()
+    write_jsonl(records, buffer)
+    return buffer.getvalue()
+
+
+def table_bytes(records: list[dict[str, Any]], delimiter: str) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(records[0]), delimiter=delimiter)
+    writer.writeheader()
+    writer.writerows(records)
+    return text.getvalue().encode("utf-8")
+
+
+def parquet_bytes(records: list[dict[str, Any]]) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(records), buffer, row_group_size=2)
+    return buffer.getvalue()
+
+
+def zstd(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor().compress(data)
+
+
+FILES: dict[str, Callable[[], bytes]] = {
+    "data.json": lambda: json_bytes(RECORDS),
+    "compact.json": lambda: json.dumps(RECORDS).encode(),
+    "bom.json": lambda: codecs.BOM_UTF8 + json_bytes(RECORDS),
+    "data.jsonl": lambda: jsonl_bytes(RECORDS),
+    "data.ndjson": lambda: codecs.BOM_UTF8 + jsonl_bytes(RECORDS).replace(b"\n", b"\r\n"),
+    "data.csv": lambda: table_bytes(RECORDS, ","),
+    "data.tsv": lambda: table_bytes(RECORDS, "\t"),
+    "data.parquet": lambda: parquet_bytes(RECORDS),
+    "data.json.gz": lambda: gzip.compress(json_bytes(RECORDS)),
+    "data.jsonl.gz": lambda: gzip.compress(jsonl_bytes(RECORDS)),
+    "data.jsonl.zst": lambda: zstd(jsonl_bytes(RECORDS)),
+    "data.csv.zst": lambda: zstd(table_bytes(RECORDS, ",")),
+    "data.parquet.gz": lambda: gzip.compress(parquet_bytes(RECORDS)),
+}
+
+
+def records_of(items: list[Record | BadRecord]) -> list[dict[str, Any]]:
+    assert all(isinstance(item, Record) for item in items), items
+    return [item.data for item in items if isinstance(item, Record)]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_container_yields_the_same_records(name: str, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(FILES[name]())
+    assert records_of(list(read_records(path))) == RECORDS
+    assert records_of(list(read_records(str(path)))) == RECORDS
+    with path.open("rb") as stream:
+        assert records_of(list(read_records(stream))) == RECORDS
+        assert not stream.closed
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if ".csv" not in n and ".tsv" not in n])
+def test_content_alone_is_enough_to_detect(name: str) -> None:
+    stream = io.BytesIO(FILES[name]())
+    assert records_of(list(read_records(stream))) == RECORDS
+
+
+def test_tsv_without_a_name_is_detected_by_its_tabs() -> None:
+    stream = io.BytesIO(b"instruction\toutput\nq\ta\n")
+    assert records_of(list(read_records(stream))) == [{"instruction": "q", "output": "a"}]
+
+
+def test_column_mapping_renames_and_nests_fields() -> None:
+    data = b"q\ta\tlang\textra\nWhat?\tThat.\ten\tx\n"
+    mapping = {"q": "instruction", "a": "output", "lang": "meta.language"}
+    items = list(read_records(io.BytesIO(data), "tsv", columns=mapping))
+    assert records_of(items) == [
+        {"instruction": "What?", "output": "That.", "meta": {"language": "en"}, "extra": "x"}
+    ]
+
+
+def test_column_mapping_applies_to_parquet() -> None:
+    data = parquet_bytes([{"q": "What?", "a": "That."}])
+    items = list(read_records(io.BytesIO(data), columns={"q": "instruction", "a": "output"}))
+    assert records_of(items) == [{"instruction": "What?", "output": "That."}]
+
+
+def test_parquet_keeps_nested_values() -> None:
+    record = {"id": "x", "conversations": [{"from": "human", "value": "Hi"}]}
+    assert records_of(list(read_records(io.BytesIO(parquet_bytes([record]))))) == [record]
+
+
+def test_numbers_are_lines_for_jsonl_and_csv_and_indices_for_arrays() -> None:
+    jsonl = b'{"a": 1}\n\n   \n{"a": 2}\n'
+    assert [item.number for item in read_records(io.BytesIO(jsonl))] == [1, 4]
+    table = b'a,b\n"multi\nline",1\n\nx,2\n'
+    items = list(read_records(io.BytesIO(table), "csv"))
+    assert [(item.number, records_of([item])) for item in items] == [
+        (2, [{"a": "multi\nline", "b": "1"}]),
+        (5, [{"a": "x", "b": "2"}]),
+    ]
+    assert [item.number for item in read_records(io.BytesIO(b'[{"a": 1},\n{"a": 2}]'))] == [1, 2]
+
+
+def test_bad_jsonl_lines_are_reported_and_skipped() -> None:
+    data = b'{"a": 1}\n{"a": \n{"a": "\xff"}\n[1]\n{"a": 5}\n'
+    items = list(read_records(io.BytesIO(data), "jsonl"))
+    assert items == [
+        Record(1, {"a": 1}),
+        BadRecord(2, "line 2: invalid JSON (Expecting value, column 7)"),
+        BadRecord(3, "line 3: invalid UTF-8 at byte 8"),
+        BadRecord(4, "line 4: expected a JSON object, got list"),
+        Record(5, {"a": 5}),
+    ]
+
+
+def test_bad_array_elements_are_reported_and_reading_goes_on() -> None:
+    data = b'[\n{"a": 1},\n{"a": "\xfe"},\n"text",\n{"a": 4}\n]'
+    assert list(read_records(io.BytesIO(data))) == [
+        Record(1, {"a": 1}),
+        BadRecord(2, "record 2, line 3, column 1: invalid UTF-8"),
+        BadRecord(3, "record 3: expected a JSON object, got string"),
+        Record(4, {"a": 4}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "last"),
+    [
+        (b'[{"a": 1},\n {"a" 2}]', BadRecord(2, "record 2, line 2, column 7: invalid JSON")),
+        (b'[{"a": 1},\n {"a": 2}', BadRecord(3, "record 3, line 2, column 10: the file ends")),
+        (b'[{"a": 1},\n {"a": 2', BadRecord(2, "record 2, line 2, column 9: invalid JSON")),
+        (b'[{"a": 1} {"a": 2}]', BadRecord(2, "record 2, line 1, column 11: expected ',' or ']'")),
+        (b'[{"a": 1},]', BadRecord(2, "record 2, line 1, column 11: invalid JSON")),
+    ],
+)
+def test_broken_arrays_stop_with_the_position(data: bytes, last: BadRecord) -> None:
+    items = list(read_records(io.BytesIO(data), "json"))
+    assert items[0] == Record(1, {"a": 1})
+    assert isinstance(items[-1], BadRecord)
+    assert items[-1].number == last.number
+    assert items[-1].reason.startswith(last.reason)
+
+
+def test_a_file_that_is_not_an_array() -> None:
+    assert list(read_records(io.BytesIO(b'"just text"'), "json")) == [
+        BadRecord(0, "line 1, column 1: expected a JSON array '['")
+    ]
+    assert list(read_records(io.BytesIO(b""))) == []
+    assert list(read_records(io.BytesIO(b"[]"))) == []
+
+
+def test_bad_csv_rows_are_reported_and_skipped() -> None:
+    data = b"a,b\n1,2\n3\n\xff,4\n5,6\n"
+    assert list(read_records(io.BytesIO(data), "csv")) == [
+        Record(2, {"a": "1", "b": "2"}),
+        BadRecord(3, "line 3: expected 2 fields, got 1"),
+        BadRecord(4, "line 4: invalid UTF-8"),
+        Record(5, {"a": "5", "b": "6"}),
+    ]
+
+
+def test_tiny_chunks_give_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = [*RECORDS, {"n": 12345678901234567890, "f": -1.5e-7, "ok": True, "x": None}]
+    monkeypatch.setattr(json_array, "CHUNK", 3)
+    assert records_of(list(read_records(io.BytesIO(json_bytes(records))))) == records
+
+
+class CountingReader(io.RawIOBase):
+    """A stream that counts how many bytes were read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._data.readinto(buffer)
+        self.consumed += count
+        return count
+
+
+@pytest.mark.parametrize("render", [json_bytes, jsonl_bytes])
+def test_reading_streams(render: Callable[[list[dict[str, Any]]], bytes]) -> None:
+    data = render([{"i": i, "text": "x" * 100} for i in range(50_000)])
+    stream = CountingReader(data)
+    first = next(iter(read_records(stream)))
+    assert first == Record(1, {"i": 0, "text": "x" * 100})
+    assert stream.consumed < len(data) / 2
+
+
+def test_detect_container_from_bytes_and_names() -> None:
+    assert detect_container(b"  \n[{") == "json"
+    assert detect_container(codecs.BOM_UTF8 + b'{"a"') == "jsonl"
+    assert detect_container(b"PAR1....") == "parquet"
+    assert detect_container(b"a;b\n", "x.TSV.gz") == "tsv"
+    assert detect_container(b"a,b\n") == "csv"
+
+
+def test_forced_container_and_unknown_container() -> None:
+    assert records_of(list(read_records(io.BytesIO(b'{"a": 1}'), "jsonl"))) == [{"a": 1}]
+    with pytest.raises(FormatError, match=r"^container: unknown 'xml'"):
+        list(read_records(io.BytesIO(b""), "xml"))
+
+
+def test_write_jsonl_writes_utf8_lines_and_escapes_lone_surrogates() -> None:
+    buffer = io.BytesIO()
+    assert write_jsonl([{"a": "é"}, {"b": "\ud800"}], buffer) == 2
+    assert buffer.getvalue() == b'{"a": "\xc3\xa9"}\n{"b": "\\ud800"}\n'
+
+
+def test_write_then_read_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    stream: IO[bytes]
+    with path.open("wb") as stream:
+        write_jsonl(iter(RECORDS), stream)
+    assert records_of(list(read_records(path))) == RECORDS
+
+
+def test_csv_errors_are_reported_and_reading_goes_on() -> None:
+    data = b"a,b\n1,2\n" + b"x" * (csv.field_size_limit() + 1) + b",3\n5,6\n"
+    items = list(read_records(io.BytesIO(data), "csv"))
+    assert items[0] == Record(2, {"a": "1", "b": "2"})
+    assert isinstance(items[1], BadRecord) and items[1].reason.startswith("line 3: field larger")
+    assert items[2] == Record(4, {"a": "5", "b": "6"})
+
+
+def test_multi_frame_zstd_reads_every_frame() -> None:
+    data = jsonl_bytes(RECORDS)
+    blob = zstd(data[:50]) + zstd(data[50:])
+    assert records_of(list(read_records(io.BytesIO(blob)))) == RECORDS
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, zstd])
+def test_truncated_compressed_files_are_an_error(compress: Callable[[bytes], bytes]) -> None:
+    blob = compress(jsonl_bytes([{"i": i} for i in range(2_000)]))
+    with pytest.raises(FormatError, match=r"^file: compressed data is truncated or corrupt"):
+        list(read_records(io.BytesIO(blob[: len(blob) // 2])))

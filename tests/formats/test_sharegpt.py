@@ -1,0 +1,234 @@
+"""ShareGPT: roles, system field, tools as JSON text, tool calls, preference and ranked lists."""
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from app.canonical import CanonicalExample, Message, content_hash
+from app.formats import FormatError, openai, sharegpt
+
+from .cases import load_cases
+
+CASES = load_cases("sharegpt")
+
+
+def test_roles_map_and_usual_names_leave_no_trace() -> None:
+    example = sharegpt.parse(CASES["plain_with_id"])
+    assert [m.role for m in example.messages] == ["user", "assistant", "user", "assistant"]
+    assert all(not m.model_extra for m in example.messages)
+    assert example.external_id == "identity_0"
+    assert example.metadata == {}
+
+
+def test_unusual_role_names_are_kept_on_the_message() -> None:
+    example = sharegpt.parse(CASES["user_assistant_tool_names"])
+    assert [m.role for m in example.messages] == ["user", "assistant", "tool", "assistant"]
+    assert [(m.model_extra or {}).get("from") for m in example.messages] == [
+        "user",
+        "assistant",
+        "tool",
+        None,
+    ]
+
+
+def test_system_field_becomes_the_first_message() -> None:
+    example = sharegpt.parse(CASES["system_field_and_turn"])
+    assert [(m.role, m.content) for m in example.messages[:2]] == [
+        ("system", "Outer."),
+        ("system", "Inner."),
+    ]
+
+
+def test_tools_string_is_parsed_and_function_calls_become_tool_calls() -> None:
+    example = sharegpt.parse(CASES["tools_string_and_calls"])
+    assert example.tools is not None and example.tools[0]["name"] == "convert_currency"
+    call = example.messages[1]
+    assert (call.role, call.content) == ("assistant", "")
+    assert call.model_extra == {
+        "tool_calls": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "convert_currency",
+                    "arguments": '{"amount": 100, "from": "USD", "to": "EUR"}',
+                },
+            }
+        ]
+    }
+    assert example.messages[2].role == "tool"
+
+
+def test_empty_tools_string_is_an_empty_list() -> None:
+    assert sharegpt.parse(CASES["tools_empty_string"]).tools == []
+
+
+def test_function_call_text_that_would_not_round_trip_is_kept_as_text() -> None:
+    message = sharegpt.parse(CASES["function_call_raw_text"]).messages[1]
+    assert message.role == "assistant"
+    assert message.content.startswith('{"arguments"')
+    assert message.model_extra == {"from": "function_call"}
+
+
+def test_parallel_calls_give_two_tool_calls() -> None:
+    message = sharegpt.parse(CASES["parallel_calls"]).messages[1]
+    assert len((message.model_extra or {})["tool_calls"]) == 2
+
+
+def test_preference_pair_is_prompt_plus_labelled_alternatives() -> None:
+    example = sharegpt.parse(CASES["preference_pair"])
+    assert [m.role for m in example.messages] == ["system", "user"]
+    assert [(a.label, a.messages[0].content) for a in example.alternatives] == [
+        ("chosen", "Mars."),
+        ("rejected", "The Moon."),
+    ]
+
+
+def test_ranked_responses_carry_their_rank() -> None:
+    example = sharegpt.parse(CASES["ranked_responses"])
+    assert [(a.rank, a.messages[0].content) for a in example.alternatives] == [
+        (1, "A cat."),
+        (3, "A rock."),
+        (1, "A dog."),
+    ]
+
+
+def test_boolean_label_is_kto_and_other_labels_stay_metadata() -> None:
+    assert sharegpt.parse(CASES["kto_label"]).label is False
+    example = sharegpt.parse(CASES["turn_extras_and_form_feed"])
+    assert example.label is None
+    assert example.metadata == {"lang": "en", "label": "spam"}
+    assert example.messages[0].content == "Page\fbreak"
+    assert example.messages[1].model_extra == {"weight": 0, "markdown": "**Noted.**"}
+
+
+def test_same_conversation_hashes_the_same_as_openai() -> None:
+    shared = sharegpt.parse(CASES["system_field"])
+    chat = openai.parse(
+        {
+            "messages": [
+                {"role": "system", "content": "You are helpful."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+            ]
+        }
+    )
+    assert content_hash(shared) == content_hash(chat)
+
+
+def test_openai_tool_calls_dump_as_function_call_turns() -> None:
+    example = openai.parse(
+        {
+            "messages": [
+                {"role": "user", "content": "Ping"},
+                {
+                    "role": "assistant",
+                    "content": "Let me check.",
+                    "tool_calls": [
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "ping", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "pong"},
+            ]
+        }
+    )
+    turns = sharegpt.dump(example)["conversations"]
+    assert turns[1:] == [
+        {"from": "gpt", "value": "Let me check."},
+        {"from": "function_call", "value": '{"name": "ping", "arguments": {}}'},
+        {"from": "observation", "value": "pong"},
+    ]
+
+
+def test_changed_tools_are_written_as_a_fresh_json_string() -> None:
+    example = sharegpt.parse(CASES["tools_string_odd_spacing"])
+    example.tools = [{"name": "other"}]
+    assert sharegpt.dump(example)["tools"] == json.dumps([{"name": "other"}])
+
+
+def conversation(*turns: dict[str, Any]) -> dict[str, Any]:
+    return {"conversations": list(turns)}
+
+
+HI = {"from": "human", "value": "Hi"}
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (
+            conversation(HI, {"from": "gpt", "value": "x"}, {"from": "bot", "value": "y"}),
+            "conversations[2].from: unknown role 'bot'",
+        ),
+        (conversation({"value": "x"}), "conversations[0].from: missing"),
+        (
+            conversation(HI, {"from": "gpt", "value": 4}),
+            "conversations[1].value: expected a string, got number",
+        ),
+        (conversation(HI, {"from": "gpt"}), "conversations[1].value: expected a string, got null"),
+        (conversation(), "conversations: empty conversation"),
+        ({"conversations": "hi"}, "conversations: expected a list of messages, got string"),
+        (conversation("hi"), "conversations[0]: expected an object, got string"),
+        (
+            conversation(HI, {"from": "gpt", "value": "a\x00"}),
+            "conversations[1].value: contains a NUL byte",
+        ),
+        (conversation({**HI, "role": "user"}), "conversations[0].role: clashes with"),
+        ({**conversation(HI), "tools": "[oops"}, "tools: not valid JSON"),
+        ({**conversation(HI), "tools": "{}"}, "tools: expected a JSON list of tools, got object"),
+        ({**conversation(HI), "tools": 3}, "tools: expected a list of tools, got number"),
+        (
+            {**conversation(HI), "chosen": {"from": "gpt", "value": "a"}},
+            "rejected: expected a {from, value} object, got null",
+        ),
+        (
+            {
+                **conversation(HI),
+                "chosen": {"from": "bot", "value": "a"},
+                "rejected": {"from": "gpt", "value": "b"},
+            },
+            "chosen.from: unknown role 'bot'",
+        ),
+        (
+            {**conversation(HI), "responses": [HI], "ranking": [1, 2]},
+            "ranking: expected a list of 1 ranks",
+        ),
+        (
+            {**conversation(HI), "responses": [HI], "ranking": [0]},
+            "ranking[0]: expected a whole number >= 1",
+        ),
+        (
+            {**conversation(HI), "responses": [{"from": "gpt", "value": None}], "ranking": [1]},
+            "responses[0].value: expected a string",
+        ),
+        (
+            {**conversation(HI), "id": "x" * 201, "system": 5},
+            "system: expected a string, got number",
+        ),
+    ],
+)
+def test_errors_name_the_field(record: dict[str, Any], message: str) -> None:
+    with pytest.raises(FormatError, match="^" + re.escape(message)):
+        sharegpt.parse(record)
+
+
+def test_dump_refuses_alternatives_it_cannot_hold() -> None:
+    example = CanonicalExample.model_validate(
+        {
+            "messages": [{"role": "user", "content": "q"}],
+            "alternatives": [
+                {"messages": [{"role": "assistant", "content": "a"}], "label": "chosen"},
+                {"messages": [{"role": "assistant", "content": "b"}], "rank": 2},
+            ],
+        }
+    )
+    with pytest.raises(FormatError, match=r"^alternatives: sharegpt holds exactly one chosen"):
+        sharegpt.dump(example)
+    example.alternatives[0].messages.append(Message(role="assistant", content="c"))
+    with pytest.raises(FormatError, match=r"^alternatives: sharegpt holds single-message"):
+        sharegpt.dump(example)

@@ -1,0 +1,110 @@
+"""TRL: standard and conversational prompt-completion, preference, implicit prompts, KTO."""
+
+import re
+from typing import Any
+
+import pytest
+
+from app.canonical import CanonicalExample
+from app.formats import FormatError, trl
+
+from .cases import load_cases
+
+CASES = load_cases("trl")
+
+
+def test_standard_prompt_completion_is_a_user_and_an_assistant_turn() -> None:
+    example = trl.parse(CASES["standard_prompt_completion"])
+    assert [(m.role, m.content) for m in example.messages] == [
+        ("user", "The sky is"),
+        ("assistant", " blue."),
+    ]
+
+
+def test_conversational_completion_of_several_messages() -> None:
+    example = trl.parse(CASES["conversational_multi_message_completion"])
+    assert [m.role for m in example.messages] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    assert example.tools is not None
+
+
+def test_preference_puts_the_prompt_in_messages() -> None:
+    example = trl.parse(CASES["conversational_preference"])
+    assert [m.role for m in example.messages] == ["user"]
+    assert [(a.label, a.messages[0].content) for a in example.alternatives] == [
+        ("chosen", "It is blue."),
+        ("rejected", "It is green."),
+    ]
+
+
+def test_implicit_prompt_is_the_shared_leading_messages() -> None:
+    example = trl.parse(CASES["implicit_prompt"])
+    assert [m.content for m in example.messages] == ["What color is the sky?"]
+    assert [len(a.messages) for a in example.alternatives] == [1, 3]
+
+
+def test_kto_label_and_llamafactory_messages_shape() -> None:
+    assert trl.parse(CASES["kto_standard"]).label is False
+    example = trl.parse(CASES["llamafactory_kto_messages"])
+    assert example.label is True
+    assert [m.role for m in example.messages] == ["user", "assistant"]
+
+
+def test_examples_from_elsewhere_dump_conversational() -> None:
+    example = CanonicalExample.model_validate(
+        {
+            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            "label": True,
+        }
+    )
+    assert trl.dump(example) == {
+        "prompt": [{"role": "user", "content": "q"}],
+        "completion": [{"role": "assistant", "content": "a"}],
+        "label": True,
+    }
+
+
+USER = [{"role": "user", "content": "q"}]
+ANSWER = [{"role": "assistant", "content": "a"}]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (
+            {"prompt": "q", "completion": ANSWER},
+            "completion: expected a string like prompt, got list",
+        ),
+        (
+            {"prompt": USER, "completion": "a"},
+            "completion: expected a list of messages, got string",
+        ),
+        ({"prompt": 5, "completion": "a"}, "prompt: expected a list of messages, got number"),
+        (
+            {"prompt": "q", "chosen": "a", "rejected": None},
+            "rejected: expected a string like prompt, got null",
+        ),
+        ({"chosen": "a", "rejected": "b"}, "prompt: missing (an implicit prompt needs"),
+        ({"chosen": ANSWER, "rejected": USER}, "chosen, rejected: no shared prompt messages"),
+        (
+            {"prompt": USER, "completion": [{"role": "bot", "content": "a"}]},
+            "completion[0].role: unknown role 'bot'",
+        ),
+        ({"messages": [], "label": True}, "messages: empty conversation"),
+    ],
+)
+def test_errors_name_the_field(record: dict[str, Any], message: str) -> None:
+    with pytest.raises(FormatError, match="^" + re.escape(message)):
+        trl.parse(record)
+
+
+def test_standard_dump_refuses_a_multi_turn_prompt() -> None:
+    example = trl.parse(CASES["standard_prompt_completion"])
+    example.messages.insert(0, example.messages[0])
+    with pytest.raises(FormatError, match=r"^messages: the text form needs a single user message"):
+        trl.dump(example)
