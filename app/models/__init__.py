@@ -11,6 +11,7 @@ from app.models.auth import (
     User,
 )
 from app.models.core import STATUS_VALUES, Dataset, Example, ReviewStatus
+from app.models.ingest import IdempotencyKey, ImportJob, JobStatus
 
 __all__ = [
     "ROLE_VALUES",
@@ -20,6 +21,9 @@ __all__ = [
     "Dataset",
     "DatasetMember",
     "Example",
+    "IdempotencyKey",
+    "ImportJob",
+    "JobStatus",
     "LoginSession",
     "LoginThrottle",
     "ReviewStatus",

@@ -1,0 +1,206 @@
+"""Ingest: records in any known format become validated canonical examples, stored in batches.
+
+The same steps serve the REST bulk push, the CLI import and background import jobs:
+`prepare_batch` (pure CPU: parse, validate, stage; runs in worker processes for big files)
+then `store_prepared` (one transaction, in the caller's session).
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.canonical import CanonicalExample
+from app.config import Settings
+from app.formats import FormatError, parse_record
+from app.formats.records import BadRecord, Record
+from app.models import Dataset
+from app.repositories import StagedRow
+from app.services.examples import stage_examples, store_staged
+
+MAX_REPORTED = 1000  # rejected / duplicate items listed in a report (all are counted)
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds on what one example may hold (documented in the README)."""
+
+    max_messages: int = 1_000
+    max_message_chars: int = 200_000
+    max_metadata_chars: int = 100_000
+    max_depth: int = MAX_DEPTH
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        """The limits configured in settings."""
+        return cls(max_messages=settings.max_messages, max_message_chars=settings.max_message_chars)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An item not stored: its line/record number (or index) and why."""
+
+    number: int
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """Counts of what happened to every item, with the rejected and duplicate ones listed."""
+
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[Problem] = field(default_factory=list)
+    duplicate_items: list[Problem] = field(default_factory=list)
+
+    def reject(self, problem: Problem) -> None:
+        """Count an invalid item and list it (up to MAX_REPORTED)."""
+        self.rejected += 1
+        if len(self.errors) < MAX_REPORTED:
+            self.errors.append(problem)
+
+    def duplicate(self, problem: Problem) -> None:
+        """Count an item that was already stored and list it (up to MAX_REPORTED)."""
+        self.duplicates += 1
+        if len(self.duplicate_items) < MAX_REPORTED:
+            self.duplicate_items.append(problem)
+
+    def merge(self, other: "IngestReport") -> None:
+        """Add another batch's report to this one."""
+        for name in ("received", "created", "updated", "unchanged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for problem in other.errors:
+            self.reject(problem)
+        self.rejected += other.rejected - len(other.errors)
+        for problem in other.duplicate_items:
+            self.duplicate(problem)
+        self.duplicates += other.duplicates - len(other.duplicate_items)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "received": self.received,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [{"index": p.number, "error": p.reason} for p in self.errors],
+            "duplicate_items": [
+                {"index": p.number, "reason": p.reason} for p in self.duplicate_items
+            ],
+        }
+
+
+@dataclass
+class PreparedBatch:
+    """A batch after the CPU work: staged rows with their record numbers, and the rejects."""
+
+    numbers: list[int]
+    rows: list[StagedRow]
+    rejected: list[Problem]
+    last_number: int
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _check_limits(example: CanonicalExample, limits: Limits) -> None:
+    for path, messages in [("messages", example.messages)] + [
+        (f"alternatives[{i}].messages", a.messages) for i, a in enumerate(example.alternatives)
+    ]:
+        if len(messages) > limits.max_messages:
+            raise FormatError(f"{path}: {len(messages)} messages, more than {limits.max_messages}")
+        for i, message in enumerate(messages):
+            if len(message.content) > limits.max_message_chars:
+                raise FormatError(
+                    f"{path}[{i}].content: {len(message.content)} characters, more than "
+                    f"{limits.max_message_chars}"
+                )
+    size = len(json.dumps(example.metadata, ensure_ascii=False))
+    if size > limits.max_metadata_chars:
+        raise FormatError(
+            f"metadata: {size} characters of unmapped fields, more than {limits.max_metadata_chars}"
+        )
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    return f"{path or 'record'}: {first['msg']}"
+
+
+def parse_item(data: Any, fmt: str | None, limits: Limits) -> CanonicalExample:
+    """One raw item to a canonical example, or FormatError naming the field and the problem."""
+    if _depth_exceeds(data, limits.max_depth):
+        raise FormatError(f"record: JSON nested deeper than {limits.max_depth} levels")
+    try:
+        example = parse_record(data, fmt)
+    except ValidationError as exc:
+        raise FormatError(_validation_reason(exc)) from None
+    _check_limits(example, limits)
+    return example
+
+
+def prepare_batch(
+    items: list[Record | BadRecord], fmt: str | None, limits: Limits, postgres: bool
+) -> PreparedBatch:
+    """Parse, validate and stage a batch; safe to run in a worker process."""
+    numbers: list[int] = []
+    examples: list[CanonicalExample] = []
+    rejected: list[Problem] = []
+    for item in items:
+        if isinstance(item, BadRecord):
+            rejected.append(Problem(item.number, item.reason))
+            continue
+        try:
+            examples.append(parse_item(item.data, fmt, limits))
+            numbers.append(item.number)
+        except FormatError as exc:
+            rejected.append(Problem(item.number, str(exc)))
+    last = items[-1].number if items else 0
+    return PreparedBatch(numbers, stage_examples(examples, postgres), rejected, last)
+
+
+def store_prepared(session: Session, dataset: Dataset, batch: PreparedBatch) -> IngestReport:
+    """Write a prepared batch in the caller's transaction and report on every item."""
+    report = IngestReport(received=len(batch.numbers) + len(batch.rejected))
+    for problem in batch.rejected:
+        report.reject(problem)
+    result = store_staged(session, dataset, batch.rows)
+    report.created = len(result.created)
+    report.updated = len(result.updated)
+    report.unchanged = len(result.unchanged)
+    for index, reason in result.duplicates:
+        report.duplicate(Problem(batch.numbers[index], reason))
+    return report
+
+
+def batched(records: Iterable[Record | BadRecord], size: int) -> Iterator[list[Record | BadRecord]]:
+    """Consecutive lists of `size` records (the last may be shorter)."""
+    batch: list[Record | BadRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
