@@ -1,4 +1,4 @@
-"""The `sift` command: serve, migrate, manage datasets, load the demo."""
+"""The `sift` command: serve, migrate, manage datasets, load the demo, users and tokens."""
 
 import argparse
 import sys
@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
+from app.auth.commands import add_commands as add_account_commands
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import SiftError
@@ -108,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--slug", default="demo")
     demo.add_argument("--once", action="store_true", help="do nothing if it was loaded before")
     demo.set_defaults(func=cmd_demo)
+
+    add_account_commands(sub)
     return parser
 
 

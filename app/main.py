@@ -3,10 +3,12 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__, api, web
+from app.auth.csrf import csrf_protect
+from app.auth.deps import install_security
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
@@ -24,10 +26,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="Sift", version=__version__, lifespan=lifespan)
+    # CSRF is checked for every route of the app, so no state-changing route can forget it.
+    app = FastAPI(
+        title="Sift",
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+    )
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(api.router)
     app.include_router(web.router)
     install_error_handlers(app)
+    install_security(app, settings)
     return app

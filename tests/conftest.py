@@ -7,6 +7,7 @@ through savepoints, so a route's commit is real to the route and gone after the 
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from app import dbschema
 from app.config import Settings
 from app.db import get_session, make_engine
 from app.main import create_app
+from tests.auth.clients import ClientFactory, make_user, sign_in
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -98,6 +100,10 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     with engine.connect() as connection:
         transaction = connection.begin()
+        if connection.dialect.name == "sqlite":
+            # pysqlite opens no transaction for a SAVEPOINT, so releasing the app's savepoint
+            # would commit for real: open the outer transaction explicitly.
+            connection.exec_driver_sql("BEGIN")
         db = Session(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
@@ -128,7 +134,33 @@ def app(settings: Settings, session: Session) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    """An HTTP client for the app."""
+def client(app: FastAPI, session: Session) -> Iterator[TestClient]:
+    """An HTTP client for the app, signed in as the admin "admin" (CSRF header included)."""
     with TestClient(app) as c:
-        yield c
+        yield sign_in(c, session, make_user(session, "admin", "admin"))
+
+
+@pytest.fixture
+def clients(app: FastAPI, session: Session) -> Iterator[ClientFactory]:
+    """More clients: clients.anonymous(), clients.signed_in("annotator", member_of=[ds]),
+    clients.bearer("lead", ["read", "write"], dataset=ds). See tests/auth/clients.py."""
+    with ExitStack() as stack:
+        yield ClientFactory(app, session, stack)
+
+
+@pytest.fixture
+def anon_client(clients: ClientFactory) -> TestClient:
+    """A browser nobody signed in with."""
+    return clients.anonymous()
+
+
+@pytest.fixture
+def lead_client(clients: ClientFactory) -> TestClient:
+    """A browser signed in as the lead "lead" (leads see every dataset)."""
+    return clients.signed_in("lead", username="lead")
+
+
+@pytest.fixture
+def annotator_client(clients: ClientFactory) -> TestClient:
+    """A browser signed in as the annotator "annotator", a member of no dataset yet."""
+    return clients.signed_in("annotator", username="annotator")

@@ -4,33 +4,39 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from app.auth.deps import CurrentUser, require
+from app.auth.permissions import Action, Caller
 from app.db import SessionDep
 from app.schemas import DatasetIn, DatasetOut, ExampleOut, ExamplePage
 from app.services import browse, datasets
+from app.services.audit import record_audit
 
 router = APIRouter(tags=["datasets"])
 
 
 @router.get("/datasets")
-def list_datasets(session: SessionDep) -> list[DatasetOut]:
-    """Every dataset with its example counts per review status."""
-    return [DatasetOut.of(s) for s in datasets.list_datasets(session)]
+def list_datasets(session: SessionDep, caller: CurrentUser) -> list[DatasetOut]:
+    """The datasets you may see, with their example counts per review status."""
+    return [DatasetOut.of(s) for s in datasets.visible_datasets(session, caller)]
 
 
 @router.post("/datasets", status_code=status.HTTP_201_CREATED)
-def create_dataset(body: DatasetIn, session: SessionDep) -> DatasetOut:
-    """Create a dataset."""
+def create_dataset(
+    body: DatasetIn, session: SessionDep, caller: Annotated[Caller, require(Action.manage)]
+) -> DatasetOut:
+    """Create a dataset (leads and admins)."""
     dataset = datasets.create_dataset(
         session, body.slug, body.name, body.description, body.guidelines
     )
+    record_audit(session, caller, "dataset.create", f"dataset:{dataset.slug}")
     session.commit()
     return DatasetOut.of(datasets.summarise(session, [dataset])[0])
 
 
 @router.get("/datasets/{slug}")
-def get_dataset(slug: str, session: SessionDep) -> DatasetOut:
+def get_dataset(slug: str, session: SessionDep, caller: CurrentUser) -> DatasetOut:
     """One dataset with its counts."""
-    dataset = datasets.get_dataset(session, slug)
+    dataset = datasets.visible_dataset(session, caller, slug)
     return DatasetOut.of(datasets.summarise(session, [dataset])[0])
 
 
@@ -38,6 +44,7 @@ def get_dataset(slug: str, session: SessionDep) -> DatasetOut:
 def list_examples(
     slug: str,
     session: SessionDep,
+    caller: CurrentUser,
     q: Annotated[str, Query(max_length=1000, description="words, all of which must appear")] = "",
     status: Annotated[str | None, Query(description="review status")] = None,
     language: Annotated[str | None, Query(description="ISO 639-1 code")] = None,
@@ -45,7 +52,7 @@ def list_examples(
     limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
 ) -> ExamplePage:
     """A keyset page of a dataset's examples, optionally searched and filtered."""
-    dataset = datasets.get_dataset(session, slug)
+    dataset = datasets.visible_dataset(session, caller, slug)
     filters = browse.make_filters(q, status, language)
     listing = browse.list_examples(session, dataset, filters, cursor, limit)
     return ExamplePage(
@@ -56,7 +63,7 @@ def list_examples(
 
 
 @router.get("/datasets/{slug}/examples/{example_id}")
-def get_example(slug: str, example_id: int, session: SessionDep) -> ExampleOut:
+def get_example(slug: str, example_id: int, session: SessionDep, caller: CurrentUser) -> ExampleOut:
     """One example."""
-    dataset = datasets.get_dataset(session, slug)
+    dataset = datasets.visible_dataset(session, caller, slug)
     return ExampleOut.of(browse.get_example(session, dataset, example_id))

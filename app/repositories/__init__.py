@@ -3,6 +3,7 @@
 The route commits once per request (see STYLE.md).
 """
 
+from app.repositories import auth
 from app.repositories.datasets import add_dataset, get_dataset, list_datasets, status_counts
 from app.repositories.examples import (
     STAGE_COLUMNS,
@@ -27,6 +28,7 @@ __all__ = [
     "StagedRow",
     "UpsertOutcome",
     "add_dataset",
+    "auth",
     "count_examples",
     "decode_cursor",
     "encode_cursor",

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -152,9 +152,11 @@ def add_token(session: Session, token: ApiToken) -> ApiToken:
 
 
 def get_token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
-    """The API token with this digest, its user loaded."""
+    """The API token with this digest, its user and dataset loaded."""
     return session.scalars(
-        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == token_hash)
+        select(ApiToken)
+        .options(joinedload(ApiToken.user), joinedload(ApiToken.dataset))
+        .where(ApiToken.token_hash == token_hash)
     ).one_or_none()
 
 
@@ -173,11 +175,6 @@ def list_tokens(session: Session, user_ids: list[int] | None) -> list[ApiToken]:
     if user_ids is not None:
         stmt = stmt.where(ApiToken.user_id.in_(user_ids))
     return list(session.scalars(stmt.order_by(ApiToken.id.desc())))
-
-
-def touch_token(session: Session, token_id: int, now: datetime) -> None:
-    """Record that the token was just used."""
-    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 # --- login throttles -----------------------------------------------------------------------

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from app import repositories
+from app.auth.permissions import SEES_ALL_DATASETS, Action, Caller, ensure, may_see
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import STATUS_VALUES, Dataset
+from app.repositories import auth as auth_repo
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -63,3 +65,43 @@ def summarise(session: Session, datasets: list[Dataset]) -> list[DatasetSummary]
 def list_datasets(session: Session) -> list[DatasetSummary]:
     """Every dataset with its counts."""
     return summarise(session, repositories.list_datasets(session))
+
+
+# --- what a caller may see -------------------------------------------------------------------
+
+
+def may_see_dataset(session: Session, caller: Caller, dataset: Dataset) -> bool:
+    """True when the caller can see the dataset (role, membership, token restriction)."""
+    if caller.sees_all_datasets:
+        return True
+    is_member = auth_repo.is_member(session, dataset.id, caller.user.id)
+    return may_see(caller, dataset.id, is_member)
+
+
+def visible_dataset(
+    session: Session, caller: Caller, slug: str, action: Action = Action.view
+) -> Dataset:
+    """The dataset, if the caller may see it and do `action` on it.
+
+    NotFound (404) when it does not exist or the caller may not see it (the two are not told
+    apart); Forbidden (403) when they see it but their role or token does not allow `action`.
+    """
+    dataset = repositories.get_dataset(session, slug)
+    if dataset is None or not may_see_dataset(session, caller, dataset):
+        raise NotFound(f"no dataset {slug!r}")
+    ensure(caller, action)
+    return dataset
+
+
+def visible_datasets(session: Session, caller: Caller) -> list[DatasetSummary]:
+    """The datasets the caller may see, with their counts: all for leads and admins, the
+    ones they are a member of for annotators, only its own for a dataset-restricted token."""
+    ensure(caller, Action.view)
+    if caller.role in SEES_ALL_DATASETS:
+        candidates = repositories.list_datasets(session)
+    else:
+        candidates = auth_repo.member_datasets(session, caller.user.id)
+    restricted = caller.token_dataset_id
+    if restricted is not None:
+        candidates = [d for d in candidates if d.id == restricted]
+    return summarise(session, candidates)
