@@ -1,0 +1,97 @@
+"""The browsing pages: datasets, a dataset's examples, one example. HTML twins of /api/v1."""
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.db import SessionDep
+from app.models import STATUS_VALUES
+from app.services import browse, datasets
+from app.web import presenters
+from app.web.htmx import redirect, render_page_or_fragment
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+
+
+def _query(**params: str | None) -> str:
+    """A query string of the non-empty parameters, with its leading '?' (or nothing)."""
+    kept = {k: v for k, v in params.items() if v}
+    return "?" + urlencode(kept) if kept else ""
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The start page is the dataset list."""
+    return redirect(request, "/datasets")
+
+
+@router.get("/datasets")
+def dataset_list(request: Request, session: SessionDep) -> HTMLResponse:
+    """Every dataset with the mix of its review statuses."""
+    context = {"summaries": datasets.list_datasets(session), "statuses": STATUS_VALUES}
+    return render_page_or_fragment(request, "datasets/index.html", "content", context)
+
+
+@router.get("/datasets/{slug}")
+def dataset_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    status: str | None = None,
+    language: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """A dataset's examples: searched, filtered, one keyset page at a time."""
+    dataset = datasets.get_dataset(session, slug)
+    filters = browse.make_filters(q, status, language)
+    listing = browse.list_examples(session, dataset, filters, cursor or None, PAGE_SIZE)
+    filter_params = {"q": filters.q, "status": filters.status, "language": filters.language}
+    next_page = listing.page.next
+    context = {
+        "dataset": dataset,
+        "summary": datasets.summarise(session, [dataset])[0],
+        "filters": filters,
+        "statuses": STATUS_VALUES,
+        "languages": browse.dataset_languages(session, dataset),
+        "rows": [presenters.ExampleRow.of(e) for e in listing.page.items],
+        "total": listing.total,
+        "cursor": cursor or None,
+        "filter_query": _query(**filter_params),
+        "next_url": f"/datasets/{slug}{_query(**filter_params, cursor=next_page)}"
+        if next_page
+        else None,
+        "first_url": f"/datasets/{slug}{_query(**filter_params)}",
+        "json_url": f"/api/v1/datasets/{slug}/examples{_query(**filter_params, cursor=cursor)}",
+    }
+    # "Load more" asks with a cursor and appends rows; the search form replaces the results.
+    block = "rows" if cursor else "results"
+    return render_page_or_fragment(request, "datasets/show.html", block, context)
+
+
+@router.get("/datasets/{slug}/examples/{example_id}")
+def example_page(
+    request: Request,
+    slug: str,
+    example_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+) -> HTMLResponse:
+    """One example: its conversation, alternatives, tools and metadata."""
+    dataset = datasets.get_dataset(session, slug)
+    example = browse.get_example(session, dataset, example_id)
+    prev_id, next_id = browse.example_neighbours(session, dataset, example)
+    context = {
+        "dataset": dataset,
+        "example": example,
+        "turns": presenters.turns(example.messages),
+        "alternatives": presenters.alternatives(example),
+        "prev_id": prev_id,
+        "next_id": next_id,
+        "is_scalar": presenters.is_scalar,
+        "json_url": f"/api/v1/datasets/{slug}/examples/{example.id}",
+    }
+    return render_page_or_fragment(request, "examples/show.html", "content", context)
