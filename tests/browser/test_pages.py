@@ -1,0 +1,107 @@
+"""The pages in a real browser: HTMX search and load-more, chat turns, no script injection."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PageLog, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_dataset_list_shows_the_demo(page: Page) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/datasets$"))
+    card = page.locator("#dataset-demo")
+    expect(card.locator(".dataset-name")).to_have_text("Demo: instruction data")
+    expect(card.locator(".dataset-total")).to_contain_text("60")
+    expect(card.locator(".status-bar rect")).to_have_count(4)
+    screenshot(page, "01-datasets")
+
+
+def test_search_narrows_results_without_a_reload(page: Page) -> None:
+    page.goto("/datasets/demo")
+    expect(page.locator(".result-count strong")).to_have_text("60")
+    screenshot(page, "02-example-list")
+    # A marker on window survives htmx swaps but not a full page load.
+    page.evaluate("window.__noReload = true")
+    page.locator("#q").fill("recursion")
+    expect(page.locator(".result-count strong")).to_have_text("1")
+    expect(page).to_have_url(re.compile(r"/datasets/demo\?q=recursion$"))
+    expect(page.locator(".example-row")).to_have_count(1)
+    assert page.evaluate("window.__noReload") is True
+    page.locator("#status").select_option("accepted")
+    expect(page.locator(".result-count strong")).to_have_text("0")
+    expect(page).to_have_url(re.compile(r"q=recursion&status=accepted$"))
+    assert page.evaluate("window.__noReload") is True
+
+
+def test_load_more_appends_the_next_page(page: Page) -> None:
+    page.goto("/datasets/demo")
+    rows = page.locator(".example-row")
+    expect(rows).to_have_count(50)
+    page.evaluate("window.__noReload = true")
+    page.get_by_role("link", name="Load more").click()
+    expect(rows).to_have_count(60)
+    expect(page.locator(".load-more")).to_have_count(0)
+    ids = [int(i) for i in rows.evaluate_all("rows => rows.map(r => r.dataset.id)")]
+    assert ids == sorted(set(ids)) and len(ids) == 60
+    assert page.evaluate("window.__noReload") is True
+
+
+def test_preference_example_shows_alternatives_side_by_side(page: Page) -> None:
+    page.goto("/datasets/demo?q=recursion")
+    page.locator(".prompt-link").first.click()
+    expect(page.locator("h1")).to_contain_text("Example #")
+    columns = page.locator(".alternative")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0).locator(".alternative-title")).to_have_text("Chosen")
+    expect(columns.nth(1).locator(".alternative-title")).to_have_text("Rejected")
+    first, second = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
+    assert first and second and abs(first["y"] - second["y"]) < 2 and second["x"] > first["x"]
+    # The raw toggle shows the exact stored text in place of the rendered Markdown.
+    turn = columns.nth(0).locator(".turn").first
+    expect(turn.locator(".rendered code").first).to_be_visible()
+    turn.locator(".raw > summary").click()
+    expect(turn.locator(".raw-text")).to_contain_text("**itself**")
+    expect(turn.locator(".rendered")).to_be_hidden()
+    turn.locator(".raw > summary").click()
+    screenshot(page, "03-example-alternatives")
+
+
+def test_multi_turn_and_tool_calls(page: Page) -> None:
+    page.goto("/datasets/demo?q=umbrella+Lisbon")
+    page.locator(".prompt-link").first.click()
+    roles = page.locator(".conversation .turn").evaluate_all(
+        "turns => turns.map(t => t.dataset.role)"
+    )
+    assert roles == ["system", "user", "assistant", "tool", "assistant"]
+    expect(page.locator(".tool-call .tool-name")).to_have_text("get_weather_forecast")
+    expect(page.locator(".tools")).not_to_have_attribute("open", "")
+    screenshot(page, "04-example-tool-calls")
+    page.goto("/datasets/demo?q=pancakes+buttermilk")
+    page.locator(".prompt-link").first.click()
+    expect(page.locator(".conversation .turn")).to_have_count(7)
+    screenshot(page, "05-example-multi-turn")
+
+
+def test_script_in_content_is_text_and_never_runs(page: Page, page_log: PageLog) -> None:
+    page.goto("/datasets/demo?q=alert")
+    page.locator(".prompt-link").first.click()
+    user_turn = page.locator(".conversation .turn-user").first
+    expect(user_turn.locator(".rendered")).to_contain_text("<script>alert(1)</script>")
+    expect(page.locator("script:not([src])")).to_have_count(0)
+    page.wait_for_timeout(100)
+    assert page_log.dialogs == []
+
+
+def test_keyboard_shortcuts(page: Page) -> None:
+    page.goto("/datasets/demo")
+    page.keyboard.press("/")
+    expect(page.locator("#q")).to_be_focused()
+    page.goto("/datasets/demo/examples/2")
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(r"/examples/3$"))
+    page.keyboard.press("k")
+    expect(page).to_have_url(re.compile(r"/examples/2$"))
