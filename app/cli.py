@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 from app.auth.commands import add_commands as add_account_commands
+from app.cli_ingest import add_commands as add_ingest_commands
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import SiftError
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     add_account_commands(sub)
+    add_ingest_commands(sub)
     return parser
 
 

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Session cookies carry Secure when the app is reached over HTTPS; force it behind a proxy.
     https: bool = False
+    # Run import jobs in this process (on Postgres, several servers and `sift worker`s share
+    # the queue; turn it off on servers that should only serve pages).
+    run_worker: bool = True
+    # Uploaded files wait here for their import job (default: <home>/uploads).
+    upload_dir: Path | None = None
     # Upper bounds for anything a client sends (documented in the README).
     max_message_chars: int = 200_000
     max_messages: int = 1_000
@@ -51,6 +56,11 @@ class Settings(BaseSettings):
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         return self
+
+    @property
+    def uploads(self) -> Path:
+        """Where uploaded files are kept until imported."""
+        return self.upload_dir or self.home / "uploads"
 
     @property
     def is_sqlite(self) -> bool:

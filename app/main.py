@@ -12,6 +12,7 @@ from app.auth.deps import install_security
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.worker import make_runner
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,7 +24,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        runner = make_runner(settings, app.state.sessionmaker, settings.run_worker)
+        runner.start()
+        app.state.jobs = runner
         yield
+        runner.stop()
         engine.dispose()
 
     # CSRF is checked for every route of the app, so no state-changing route can forget it.

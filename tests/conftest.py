@@ -51,6 +51,7 @@ def fresh_database_url(backend: str, name: str, tmp_dir: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / (name + '.db')}"
     assert POSTGRES_ADMIN_URL is not None
+    name = f"{name}_{os.getpid()}"  # parallel runs on one server never drop each other's
     admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -82,7 +83,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database migrated to head by Alembic, one per backend for the whole session."""
-    url = fresh_database_url(backend, f"sift_test_{os.getpid()}", tmp_path_factory.mktemp(backend))
+    url = fresh_database_url(backend, "sift_test", tmp_path_factory.mktemp(backend))
     dbschema.upgrade(url)
     return url
 
@@ -118,7 +119,12 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, with a throwaway home and secret."""
-    return Settings(database_url=database_url, home=tmp_path, secret_key="test-secret-" + "x" * 40)
+    return Settings(
+        database_url=database_url,
+        home=tmp_path,
+        secret_key="test-secret-" + "x" * 40,
+        run_worker=False,
+    )
 
 
 @pytest.fixture

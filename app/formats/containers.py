@@ -219,6 +219,9 @@ def _iter_jsonl(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
         except json.JSONDecodeError as exc:
             yield BadRecord(number, f"line {number}: invalid JSON ({exc.msg}, column {exc.colno})")
             continue
+        except RecursionError:
+            yield BadRecord(number, f"line {number}: JSON nested too deep")
+            continue
         if not isinstance(value, dict):
             yield BadRecord(number, f"line {number}: expected a JSON object, got {kind(value)}")
             continue

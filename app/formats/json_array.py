@@ -64,6 +64,8 @@ class _Buffer:
                     raise _Invalid(f"{self.where(exc.pos)}: invalid JSON ({exc.msg})") from None
                 self.more(max(CHUNK, len(self.text) - self.pos))
                 continue
+            except RecursionError:
+                raise _Invalid(f"{self.where(self.pos)}: JSON nested too deep") from None
             if end < len(self.text) or self.eof:
                 return value, end
             self.more()  # a number at the very end of the buffer may go on

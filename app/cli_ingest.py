@@ -1,0 +1,113 @@
+"""`sift import` and `sift worker`: file imports from the command line, and the job worker."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.config import Settings
+
+
+def _columns(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise SystemExit(f"sift import: --column takes SOURCE=FIELD, got {pair!r}")
+        mapping[source] = target
+    return mapping
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a file into a dataset, with a progress bar and a report of every bad record."""
+    from tqdm import tqdm
+
+    from app.cli import session_scope
+    from app.db import make_engine, make_sessionmaker
+    from app.services import datasets, jobs
+    from app.services.imports import ImportOptions
+    from app.services.ingest import IngestReport, Limits
+
+    path = Path(args.file).resolve()
+    if not path.is_file():
+        print(f"sift import: no file {args.file}", file=sys.stderr)
+        return 2
+    options = ImportOptions(
+        fmt=args.format,
+        container=args.container,
+        columns=_columns(args.column),
+        atomic=args.atomic,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    with session_scope(settings) as session:
+        dataset = datasets.get_dataset(session, args.dataset)
+        job = jobs.create_job(session, None, dataset, path.name, path, options)
+        session.commit()
+        job_id = job.id
+    engine = make_engine(settings.database_url)
+    bar = tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        desc=path.name,
+        disable=args.quiet,
+        file=sys.stderr,
+    )
+
+    def progress(done: int, report: IngestReport) -> None:
+        bar.update(done - bar.n)
+        bar.set_postfix(created=report.created, dup=report.duplicates, bad=report.rejected)
+
+    try:
+        job = jobs.run_job(make_sessionmaker(engine), job_id, Limits.of(settings), progress)
+    finally:
+        bar.close()
+        engine.dispose()
+    report = job.report
+    for error in report.get("errors", []):
+        print(f"{path.name}:{error['index']}: {error['error']}", file=sys.stderr)
+    if report.get("rejected", 0) > len(report.get("errors", [])):
+        print(
+            f"... and {report['rejected'] - len(report['errors'])} more bad records",
+            file=sys.stderr,
+        )
+    counts = ", ".join(
+        f"{report.get(k, 0)} {k}"
+        for k in ("received", "created", "updated", "duplicates", "rejected")
+    )
+    print(f"import #{job_id} {job.status} (format {job.format}): {counts}")
+    if job.error:
+        print(f"sift import: {job.error}", file=sys.stderr)
+    return 0 if job.status == "succeeded" else 1
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run background import jobs until interrupted (for a dedicated worker machine)."""
+    from app.worker import run_forever
+
+    run_forever(settings)
+    return 0
+
+
+def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Register `import` and `worker` on the `sift` parser."""
+    imp = sub.add_parser("import", help="import a file into a dataset")
+    imp.add_argument("file")
+    imp.add_argument("--dataset", required=True, help="slug of the dataset to import into")
+    imp.add_argument("--format", help="alpaca, sharegpt, openai, dolly or trl (default: detect)")
+    imp.add_argument("--container", help="json, jsonl, csv, tsv or parquet (default: detect)")
+    imp.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="SOURCE=FIELD",
+        help="CSV/TSV/Parquet column to field mapping, e.g. --column q=instruction",
+    )
+    imp.add_argument("--atomic", action="store_true", help="store nothing if any record is bad")
+    imp.add_argument("--batch-size", type=int, default=2000)
+    imp.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=cmd_import)
+
+    worker = sub.add_parser("worker", help="run background import jobs")
+    worker.set_defaults(func=cmd_worker)

@@ -1,0 +1,82 @@
+"""SQL for import jobs and idempotency keys."""
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import IdempotencyKey, ImportJob
+from app.models.types import utcnow
+
+
+def get_idempotency_key(session: Session, user_id: int, key: str) -> IdempotencyKey | None:
+    """The stored response for this user's key, if any."""
+    return session.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    ).one_or_none()
+
+
+def add_idempotency_key(session: Session, record: IdempotencyKey) -> None:
+    """Stage a key with its response; flushed so a concurrent twin fails here, not later."""
+    session.add(record)
+    session.flush()
+
+
+def add_job(session: Session, job: ImportJob) -> ImportJob:
+    """Stage a new import job and flush so its id is known."""
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> ImportJob | None:
+    """The import job with this id."""
+    return session.get(ImportJob, job_id)
+
+
+def list_jobs(session: Session, dataset_id: int, limit: int = 20) -> list[ImportJob]:
+    """A dataset's latest import jobs, newest first."""
+    return list(
+        session.scalars(
+            select(ImportJob)
+            .where(ImportJob.dataset_id == dataset_id)
+            .order_by(ImportJob.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def unfinished_job_ids(session: Session) -> list[int]:
+    """Jobs queued or cut off while running, oldest first."""
+    return list(
+        session.scalars(
+            select(ImportJob.id)
+            .where(ImportJob.status.in_(("queued", "running")))
+            .order_by(ImportJob.id)
+        )
+    )
+
+
+def claim_job(session: Session, job: ImportJob) -> bool:
+    """Mark the job running if nobody changed it since it was read (compare and set), so
+    two workers that both find it waiting never both run it."""
+    now = utcnow()
+    result = session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job.id,
+            ImportJob.status == job.status,
+            ImportJob.heartbeat_at.is_not_distinct_from(job.heartbeat_at),
+        )
+        .values(status="running", started_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def touch_job(session: Session, job_id: int, bytes_done: int) -> None:
+    """Record that a running job is alive and how far it has read."""
+    session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id)
+        .values(heartbeat_at=utcnow(), bytes_done=bytes_done)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,172 @@
+"""File imports: stream a file of any size, store it batch by batch, report on every record.
+
+Memory stays flat: records are read, prepared and stored a batch at a time, with at most a
+few batches in flight. Preparing (parse, validate, hash, language, search document) is pure
+CPU and runs in worker processes when the file is large; the database work stays here.
+
+Each batch commits on its own (with the job's progress, when there is a job), so an import
+cut off at any point has only whole batches stored, and running it again stores nothing twice
+(examples are deduplicated by content hash). With `atomic`, the whole file is one transaction
+and any bad record stores nothing.
+"""
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.formats import FormatError, detect
+from app.formats.containers import read_records
+from app.formats.records import BadRecord, Record
+from app.models import Dataset
+from app.services.examples import is_postgres
+from app.services.ingest import (
+    IngestReport,
+    Limits,
+    PreparedBatch,
+    batched,
+    prepare_batch,
+    store_prepared,
+)
+
+PARALLEL_FROM_BYTES = 8 * 1024 * 1024  # smaller files are done in-process (no worker start-up)
+
+# Called before each batch commits: (session, report so far, last record number, bytes read).
+BatchHook = Callable[[Session, IngestReport, int, int], None]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file and what to do with bad records."""
+
+    fmt: str | None = None
+    container: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    atomic: bool = False
+    batch_size: int = 2000
+    workers: int | None = None  # None: one per core, when the file is large enough
+
+
+class ImportFailed(Exception):
+    """The file could not be read at all (unknown format, corrupt compression, ...)."""
+
+
+def _worker_init() -> None:
+    from app.services.language import detect_language
+
+    detect_language("warm up the language models once per worker")
+
+
+def _executor(workers: int) -> Executor | None:
+    if workers <= 0:
+        return None
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+
+
+def _worker_count(options: ImportOptions, size: int) -> int:
+    if options.workers is not None:
+        return options.workers
+    return (os.cpu_count() or 1) if size >= PARALLEL_FROM_BYTES else 0
+
+
+def _records(
+    stream: IO[bytes], options: ImportOptions, resume_after: int
+) -> Iterator[Record | BadRecord]:
+    for record in read_records(stream, options.container, columns=options.columns):
+        if record.number > resume_after:
+            yield record
+
+
+def _detect_format(first: list[Record | BadRecord], options: ImportOptions) -> str | None:
+    if options.fmt is not None:
+        return options.fmt
+    record = next((r for r in first if isinstance(r, Record)), None)
+    if record is None:
+        return None
+    try:
+        return detect(record.data)
+    except FormatError as exc:
+        raise ImportFailed(
+            f"could not tell the format from record {record.number}: {exc}"
+        ) from None
+
+
+def _prepared(
+    batches: Iterator[list[Record | BadRecord]],
+    fmt_holder: list[str | None],
+    options: ImportOptions,
+    limits: Limits,
+    postgres: bool,
+    executor: Executor | None,
+) -> Iterator[PreparedBatch]:
+    """Prepared batches in file order, with at most a few in flight (memory stays flat)."""
+    pending: deque[Future[PreparedBatch]] = deque()
+    window = 2 * getattr(executor, "_max_workers", 1) + 1
+    for batch in batches:
+        if not fmt_holder:
+            fmt_holder.append(_detect_format(batch, options))
+        fmt = fmt_holder[0]
+        if executor is None:
+            yield prepare_batch(batch, fmt, limits, postgres)
+            continue
+        pending.append(executor.submit(prepare_batch, batch, fmt, limits, postgres))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def import_file(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    path: Path,
+    options: ImportOptions,
+    limits: Limits,
+    *,
+    resume_after: int = 0,
+    on_batch: BatchHook | None = None,
+    progress: Callable[[int, IngestReport], None] | None = None,
+) -> tuple[IngestReport, str | None]:
+    """Import a file into a dataset; returns the report and the format that was used."""
+    report = IngestReport()
+    fmt_holder: list[str | None] = []
+    size = path.stat().st_size
+    with make_session() as session, path.open("rb") as stream:
+        dataset = session.get_one(Dataset, dataset_id)
+        postgres = is_postgres(session)
+        executor = _executor(_worker_count(options, size))
+        try:
+            batches = batched(_records(stream, options, resume_after), options.batch_size)
+            for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
+                report.merge(store_prepared(session, dataset, prepared))
+                if options.atomic:
+                    session.flush()
+                else:
+                    if on_batch is not None:
+                        on_batch(session, report, prepared.last_number, stream.tell())
+                    session.commit()
+                if progress is not None:
+                    progress(stream.tell(), report)
+        except FormatError as exc:
+            if options.atomic:
+                session.rollback()
+            raise ImportFailed(str(exc)) from None
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+        if options.atomic:
+            if report.rejected:
+                session.rollback()
+                report.created = report.updated = 0
+            else:
+                if on_batch is not None:
+                    on_batch(session, report, 0, size)
+                session.commit()
+    return report, (fmt_holder[0] if fmt_holder else options.fmt)

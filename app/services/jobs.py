@@ -1,0 +1,166 @@
+"""Import jobs: created by a lead (browser or CLI), run by a worker, watched with progress."""
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import NotFound
+from app.models import Dataset, ImportJob, JobStatus, User
+from app.models.types import utcnow
+from app.repositories import ingest as ingest_repo
+from app.services.audit import record_audit
+from app.services.imports import ImportFailed, ImportOptions, import_file
+from app.services.ingest import IngestReport, Limits, Problem
+
+# A running job whose heartbeat is older than this was cut off (its process died).
+STALE_AFTER = timedelta(seconds=60)
+
+
+def create_job(
+    session: Session,
+    actor: User | None,
+    dataset: Dataset,
+    filename: str,
+    path: Path,
+    options: ImportOptions,
+) -> ImportJob:
+    """Stage a queued import job for a file already saved at `path`."""
+    job = ImportJob(
+        dataset_id=dataset.id,
+        created_by_id=actor.id if actor else None,
+        filename=filename[:300],
+        path=str(path),
+        size_bytes=path.stat().st_size,
+        format=options.fmt,
+        container=options.container,
+        options={"columns": options.columns, "atomic": options.atomic},
+        status=JobStatus.queued.value,
+        report={},
+    )
+    return ingest_repo.add_job(session, job)
+
+
+def _options(job: ImportJob) -> ImportOptions:
+    return ImportOptions(
+        fmt=job.format,
+        container=job.container,
+        columns=dict(job.options.get("columns") or {}),
+        atomic=bool(job.options.get("atomic")),
+    )
+
+
+def report_of(job: ImportJob) -> IngestReport:
+    """The job's report so far, as an IngestReport."""
+    data = job.report or {}
+    report = IngestReport(
+        received=int(data.get("received", 0)),
+        created=int(data.get("created", 0)),
+        updated=int(data.get("updated", 0)),
+        unchanged=int(data.get("unchanged", 0)),
+    )
+    report.errors = [Problem(e["index"], e["error"]) for e in data.get("errors", [])]
+    report.rejected = int(data.get("rejected", 0))
+    report.duplicate_items = [
+        Problem(d["index"], d["reason"]) for d in data.get("duplicate_items", [])
+    ]
+    report.duplicates = int(data.get("duplicates", 0))
+    return report
+
+
+def is_stale(job: ImportJob) -> bool:
+    """A job to (re)start: queued, or running with no heartbeat for a while."""
+    if job.status == JobStatus.queued.value:
+        return True
+    beat = job.heartbeat_at or job.started_at
+    return job.status == JobStatus.running.value and (beat is None or utcnow() - beat > STALE_AFTER)
+
+
+def jobs_to_resume(session: Session) -> list[int]:
+    """Queued jobs and running ones whose worker stopped answering."""
+    ids = ingest_repo.unfinished_job_ids(session)
+    return [i for i in ids if (job := ingest_repo.get_job(session, i)) and is_stale(job)]
+
+
+def run_job(
+    make_session: sessionmaker[Session],
+    job_id: int,
+    limits: Limits,
+    progress: Callable[[int, IngestReport], None] | None = None,
+) -> ImportJob:
+    """Run (or resume) an import job to the end; progress is saved with every batch."""
+    with make_session() as session:
+        job = ingest_repo.get_job(session, job_id)
+        if job is None:
+            raise NotFound(f"no import job {job_id}")
+        if not is_stale(job) or not ingest_repo.claim_job(session, job):
+            return job  # finished, or another worker has it
+        session.commit()
+        resume_after, earlier = job.resume_after, report_of(job)
+        options, path, dataset_id = _options(job), Path(job.path), job.dataset_id
+
+    def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
+        current = session.get_one(ImportJob, job_id)
+        total = IngestReport()
+        total.merge(earlier)
+        total.merge(report)
+        current.report = total.as_dict()
+        current.resume_after = max(current.resume_after, last)
+        current.bytes_done = done
+        current.heartbeat_at = utcnow()
+
+    def beat(done: int, report: IngestReport) -> None:
+        if options.atomic:  # the import's own transaction is not visible: beat in another
+            with make_session() as other:
+                ingest_repo.touch_job(other, job_id, done)
+                other.commit()
+        if progress is not None:
+            progress(done, report)
+
+    status, error = JobStatus.succeeded.value, None
+    report = IngestReport()
+    fmt = options.fmt
+    try:
+        report, fmt = import_file(
+            make_session,
+            dataset_id,
+            path,
+            options,
+            limits,
+            resume_after=resume_after,
+            on_batch=save_progress,
+            progress=progress,
+        )
+    except (ImportFailed, OSError) as exc:
+        status, error = JobStatus.failed.value, str(exc)
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        total = IngestReport()
+        total.merge(earlier)
+        total.merge(report)
+        job.report = {**total.as_dict(), "stored": not (options.atomic and total.rejected)}
+        if options.atomic and total.rejected:
+            status = JobStatus.failed.value
+            error = f"{total.rejected} bad records; atomic import stored nothing"
+        job.status, job.error, job.format = status, error, fmt
+        job.finished_at = job.heartbeat_at = utcnow()
+        job.bytes_done = job.size_bytes if status == JobStatus.succeeded.value else job.bytes_done
+        dataset = session.get_one(Dataset, dataset_id)
+        creator = session.get(User, job.created_by_id) if job.created_by_id else None
+        record_audit(
+            session,
+            creator,
+            "import",
+            f"dataset:{dataset.slug}",
+            {"job": job_id, "file": job.filename, "status": status, **_counts(total)},
+        )
+        session.commit()
+        return job
+
+
+def _counts(report: IngestReport) -> dict[str, Any]:
+    data = asdict(report)
+    return {k: data[k] for k in ("received", "created", "updated", "duplicates", "rejected")}

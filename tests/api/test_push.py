@@ -1,0 +1,194 @@
+"""POST /api/v1/datasets/{slug}/examples:bulk: what REST clients push, and what they get back."""
+
+import json
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import Dataset, Example
+from tests.auth.clients import ClientFactory
+from tests.factories import make_dataset
+
+URL = "/api/v1/datasets/ds/examples:bulk"
+
+
+def alpaca(i: int, **extra: Any) -> dict[str, Any]:
+    return {"instruction": f"Question {i}?", "input": "", "output": f"Answer {i}.", **extra}
+
+
+def count(session: Session, ds: Dataset) -> int:
+    return int(session.scalar(select(func.count()).where(Example.dataset_id == ds.id)) or 0)
+
+
+@pytest.fixture
+def ds(session: Session) -> Dataset:
+    return make_dataset(session, "ds")
+
+
+@pytest.fixture
+def writer(clients: ClientFactory, ds: Dataset) -> TestClient:
+    return clients.bearer("lead", ["read", "write"])
+
+
+def ndjson(*lines: str) -> dict[str, Any]:
+    return {
+        "content": ("\n".join(lines) + "\n").encode(),
+        "headers": {"Content-Type": "application/x-ndjson"},
+    }
+
+
+def test_push_json_array_stores_and_is_searchable(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    items = [alpaca(i, id=f"ext-{i}") for i in range(3)] + [alpaca(1)]
+    body = writer.post(URL, json=items).json()
+    assert (body["created"], body["duplicates"], body["rejected"]) == (3, 1, 0)
+    assert body["duplicate_items"][0]["index"] == 3
+    assert body["format"] == "alpaca"
+    found = writer.get("/api/v1/datasets/ds/examples", params={"q": "question 2"}).json()
+    assert [i["external_id"] for i in found["items"]] == ["ext-2"]
+    again = writer.post(URL, json=[alpaca(0)]).json()
+    assert (again["created"], again["duplicates"]) == (0, 1)
+    assert count(session, ds) == 3
+
+
+def test_upsert_on_external_id(writer: TestClient, session: Session, ds: Dataset) -> None:
+    writer.post(URL, json=[alpaca(1, id="a")])
+    body = writer.post(URL, json=[{**alpaca(1, id="a"), "output": "Better answer."}]).json()
+    assert (body["created"], body["updated"]) == (0, 1)
+    item = writer.get("/api/v1/datasets/ds/examples").json()["items"][0]
+    assert item["messages"][-1]["content"] == "Better answer." and item["version"] == 2
+    same = writer.post(URL, json=[{**alpaca(1, id="a"), "output": "Better answer."}]).json()
+    assert (same["unchanged"], same["updated"]) == (1, 0)
+
+
+def test_ndjson_bad_lines_are_reported_and_good_ones_kept(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    lines = [
+        json.dumps(alpaca(0)),
+        "{not json",
+        json.dumps(
+            {"conversations": [{"from": "human", "value": "hi"}, {"from": "bot", "value": "x"}]}
+        ),
+        json.dumps(alpaca(3)),
+    ]
+    body = writer.post(URL, **ndjson(*lines)).json()
+    assert (body["created"], body["rejected"]) == (2, 2)
+    assert [e["index"] for e in body["errors"]] == [1, 2]
+    assert "invalid JSON" in body["errors"][0]["error"]
+    assert count(session, ds) == 2
+
+
+def test_mixed_formats_use_the_first_items_format(writer: TestClient, ds: Dataset) -> None:
+    lines = [json.dumps(alpaca(0)), json.dumps({"messages": [{"role": "user", "content": "x"}]})]
+    body = writer.post(URL, **ndjson(*lines)).json()
+    assert body["rejected"] == 1 and body["errors"][0]["index"] == 1
+    assert body["errors"][0]["error"].startswith("instruction")
+
+
+def test_atomic_batch_rejects_everything_on_one_bad_item(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    response = writer.post(URL + "?atomic=true", json=[alpaca(0), {"instruction": 5, "output": ""}])
+    assert response.status_code == 422
+    body = response.json()
+    assert body["stored"] is False and body["errors"][0]["index"] == 1
+    assert body["errors"][0]["error"].startswith("instruction")
+    assert count(session, ds) == 0
+    assert writer.post(URL + "?atomic=true", json=[alpaca(0)]).json()["created"] == 1
+
+
+def test_idempotent_retry_returns_first_result_and_stores_nothing(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    headers = {"Idempotency-Key": "push-1"}
+    first = writer.post(URL, json=[alpaca(1), alpaca(2)], headers=headers)
+    retry = writer.post(URL, json=[alpaca(1), alpaca(2)], headers=headers)
+    assert retry.status_code == first.status_code == 200
+    assert retry.json() == first.json() and retry.json()["created"] == 2
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert count(session, ds) == 2
+    other = writer.post(URL, json=[alpaca(3)], headers=headers)
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["error"]
+    assert count(session, ds) == 2
+
+
+BAD_ITEMS = [
+    ({"messages": []}, "messages: empty conversation"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+    ({"messages": [{"role": "user", "content": 42}]}, "messages[0].content"),
+    ({"messages": [{"role": "user", "content": "a\u0000b"}]}, "NUL"),
+    ({"messages": [{"role": "user", "content": "\ud800"}]}, "surrogate"),
+    ({"messages": [{"role": "user", "content": "x" * 101}]}, "messages[0].content: 101 characters"),
+    ({"messages": [{"role": "user", "content": "x"}], "meta": json.loads("[" * 40 + "]" * 40)}, "nested"),
+]
+
+
+@pytest.mark.parametrize(("item", "reason"), BAD_ITEMS)
+def test_bad_items_name_the_field(
+    writer: TestClient,
+    app: FastAPI,
+    session: Session,
+    ds: Dataset,
+    item: dict[str, Any],
+    reason: str,
+) -> None:
+    app.state.settings.max_message_chars = 100
+    good = {
+        "messages": [{"role": "user", "content": "fine"}, {"role": "assistant", "content": "ok"}]
+    }
+    raw = "[" + json.dumps(good) + "," + json.dumps(item) + "]"
+    response = writer.post(
+        URL + "?format=openai", content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["rejected"]) == (1, 1)
+    assert body["errors"][0]["index"] == 1
+    assert reason in body["errors"][0]["error"]
+
+
+def test_invalid_utf8_line_is_reported(writer: TestClient, ds: Dataset) -> None:
+    good = json.dumps(alpaca(0)).encode()
+    content = good + b"\n" + b'{"instruction": "caf\xe9", "output": "x"}\n'
+    body = writer.post(
+        URL, content=content, headers={"Content-Type": "application/x-ndjson"}
+    ).json()
+    assert body["created"] == 1 and body["errors"][0]["index"] == 1
+    assert "UTF-8" in body["errors"][0]["error"]
+
+
+def test_whole_body_problems_are_4xx(writer: TestClient, app: FastAPI, ds: Dataset) -> None:
+    assert writer.post(URL, json={"instruction": "x"}).status_code == 422
+    assert (
+        writer.post(URL, content=b"", headers={"Content-Type": "application/json"}).status_code
+        == 422
+    )
+    assert writer.post(URL + "?format=nope", json=[alpaca(0)]).json()["error"].startswith("format")
+    assert writer.post(URL, json=[{"foo": 1}]).status_code == 422
+    app.state.settings.max_bulk_items = 2
+    assert writer.post(URL, json=[alpaca(i) for i in range(3)]).status_code == 413
+    app.state.settings.max_bulk_bytes = 50
+    assert writer.post(URL, json=[alpaca(0)]).status_code == 413
+
+
+def test_scopes_and_dataset_restrictions(
+    clients: ClientFactory, session: Session, ds: Dataset
+) -> None:
+    other = make_dataset(session, "other")
+    assert clients.bearer("lead", ["read"]).post(URL, json=[alpaca(0)]).status_code == 403
+    restricted = clients.bearer("lead", ["write"], dataset=other)
+    assert restricted.post(URL, json=[alpaca(0)]).status_code == 404
+    assert (
+        clients.bearer("annotator", ["write"], member_of=[ds])
+        .post(URL, json=[alpaca(0)])
+        .status_code
+        == 403
+    )
+    assert clients.anonymous().post(URL, json=[alpaca(0)]).status_code == 401
+    assert count(session, ds) == 0

@@ -1,0 +1,247 @@
+"""File imports and import jobs, committed for real in a database of their own."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import dbschema
+from app.db import make_engine, make_sessionmaker
+from app.models import Dataset, Example, ImportJob
+from app.models.types import utcnow
+from app.services import datasets, jobs
+from app.services.imports import ImportFailed, ImportOptions, import_file
+from app.services.ingest import Limits
+from app.worker import ThreadRunner
+from tests.conftest import fresh_database_url
+
+LIMITS = Limits()
+
+
+def alpaca(i: int) -> dict[str, Any]:
+    return {"instruction": f"Task number {i}", "input": "", "output": f"Done {i} quokka"}
+
+
+@pytest.fixture(scope="module")
+def imports_engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    url = fresh_database_url(backend, "sift_test_imports", tmp_path_factory.mktemp("imports"))
+    dbschema.upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_session(imports_engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(imports_engine)
+
+
+@pytest.fixture
+def dataset_id(
+    make_session: sessionmaker[Session], request: pytest.FixtureRequest
+) -> Iterator[int]:
+    slug = "imp-" + str(abs(hash(request.node.nodeid)) % 10**8)
+    with make_session() as session:
+        ds = datasets.create_dataset(session, slug)
+        session.commit()
+        ds_id = ds.id
+    yield ds_id
+    with make_session() as session:
+        session.delete(session.get_one(Dataset, ds_id))
+        session.commit()
+
+
+def stored(make_session: sessionmaker[Session], dataset_id: int) -> int:
+    with make_session() as session:
+        query = select(func.count()).where(Example.dataset_id == dataset_id)
+        return int(session.scalar(query) or 0)
+
+
+def write(path: Path, records: list[dict[str, Any]], container: str) -> Path:
+    if container == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    elif container == "json":
+        path.write_text(json.dumps(records, indent=1))
+    elif container == "csv":
+        import csv
+
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["q", "a"])
+            writer.writerows([[r["instruction"], r["output"]] for r in records])
+    elif container == "parquet":
+        pq.write_table(pa.Table.from_pylist(records), path)
+    return path
+
+
+@pytest.mark.parametrize("container", ["json", "jsonl", "csv", "parquet", "jsonl.gz", "json.zst"])
+def test_every_container_imports(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path, container: str
+) -> None:
+    records = [alpaca(i) for i in range(25)]
+    base = container.split(".")[0]
+    path = write(tmp_path / f"data.{base}", records, base)
+    if container.endswith(".gz"):
+        path = tmp_path / "data.jsonl.gz"
+        path.write_bytes(gzip.compress((tmp_path / "data.jsonl").read_bytes()))
+    if container.endswith(".zst"):
+        path = tmp_path / "data.json.zst"
+        path.write_bytes(zstandard.ZstdCompressor().compress((tmp_path / "data.json").read_bytes()))
+    columns = {"q": "instruction", "a": "output"} if base == "csv" else {}
+    options = ImportOptions(columns=columns, batch_size=10)
+    report, fmt = import_file(make_session, dataset_id, path, options, LIMITS)
+    assert (fmt, report.created, report.rejected) == ("alpaca", 25, 0)
+    assert stored(make_session, dataset_id) == 25
+
+
+def test_bad_lines_reported_good_ones_kept_and_rerun_adds_nothing(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    lines = [json.dumps(alpaca(i)) for i in range(6)]
+    lines[2] = "{broken"
+    lines[4] = json.dumps({"instruction": ["not", "text"], "output": "x"})
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    report, _ = import_file(make_session, dataset_id, path, ImportOptions(batch_size=2), LIMITS)
+    assert (report.created, report.rejected) == (4, 2)
+    assert [(p.number, p.reason.split(":")[0]) for p in report.errors] == [
+        (3, "line 3"),
+        (5, "instruction"),
+    ]
+    again, _ = import_file(make_session, dataset_id, path, ImportOptions(batch_size=2), LIMITS)
+    assert (again.created, again.duplicates, again.rejected) == (0, 4, 2)
+    assert stored(make_session, dataset_id) == 4
+
+
+def test_atomic_import_stores_nothing_when_a_line_is_bad(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "atomic.jsonl"
+    path.write_text(json.dumps(alpaca(1)) + "\n{oops\n" + json.dumps(alpaca(2)) + "\n")
+    report, _ = import_file(
+        make_session, dataset_id, path, ImportOptions(atomic=True, batch_size=1), LIMITS
+    )
+    assert report.rejected == 1 and report.errors[0].number == 2
+    assert stored(make_session, dataset_id) == 0
+
+
+def test_unreadable_file_fails_clearly(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(
+        gzip.compress(b"".join(json.dumps(alpaca(i)).encode() + b"\n" for i in range(50)))[:-30]
+    )
+    with pytest.raises(ImportFailed, match="truncated or corrupt"):
+        import_file(make_session, dataset_id, path, ImportOptions(), LIMITS)
+    unknown = tmp_path / "odd.jsonl"
+    unknown.write_text(json.dumps({"foo": 1}) + "\n")
+    with pytest.raises(ImportFailed, match="format"):
+        import_file(make_session, dataset_id, unknown, ImportOptions(), LIMITS)
+
+
+def test_parallel_workers_give_the_same_result(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "many.jsonl", [alpaca(i) for i in range(300)], "jsonl")
+    options = ImportOptions(batch_size=40, workers=2)
+    report, _ = import_file(make_session, dataset_id, path, options, LIMITS)
+    assert report.created == 300
+    with make_session() as session:
+        ids = session.scalars(
+            select(Example.external_id).where(Example.dataset_id == dataset_id).order_by(Example.id)
+        ).all()
+        firsts = session.scalars(
+            select(Example.messages).where(Example.dataset_id == dataset_id).order_by(Example.id)
+        ).all()
+    assert ids == [None] * 300
+    assert [m[0]["content"] for m in firsts] == [f"Task number {i}" for i in range(300)]
+
+
+def make_job(make_session: sessionmaker[Session], dataset_id: int, path: Path) -> int:
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        job = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(batch_size=50))
+        session.commit()
+        return job.id
+
+
+def test_thread_runner_runs_and_resumes_cut_off_jobs(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "job.jsonl", [alpaca(i) for i in range(120)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)
+    # As if a worker died after committing the first 50 records.
+    import_file(make_session, dataset_id, path, ImportOptions(batch_size=50), LIMITS)
+    with make_session() as session:
+        session.execute(ImportJob.__table__.delete().where(ImportJob.id == job_id))
+        session.commit()
+    job_id = make_job(make_session, dataset_id, path)
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        job.status, job.resume_after = "running", 50
+        job.heartbeat_at = utcnow() - timedelta(minutes=5)
+        session.commit()
+    runner = ThreadRunner(make_session, LIMITS)
+    runner.start()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with make_session() as session:
+            job = session.get_one(ImportJob, job_id)
+            if job.status in ("succeeded", "failed"):
+                break
+        time.sleep(0.1)
+    runner.stop()
+    assert job.status == "succeeded", job.error
+    assert job.report["received"] == 70  # records 51..120 only
+    assert stored(make_session, dataset_id) == 120
+
+
+def test_killed_import_keeps_whole_batches_and_reruns_without_duplicates(
+    imports_engine: Engine, make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    records = [alpaca(i) | {"output": f"Done {i} " + "lorem ipsum " * 40} for i in range(6000)]
+    path = write(tmp_path / "big.jsonl", records, "jsonl")
+    with make_session() as session:
+        slug = session.get_one(Dataset, dataset_id).slug
+    env = {**os.environ, "SIFT_DATABASE_URL": imports_engine.url.render_as_string(False)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "app",
+        "import",
+        str(path),
+        "--dataset",
+        slug,
+        "--batch-size",
+        "100",
+        "--workers",
+        "0",
+        "--quiet",
+    ]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while stored(make_session, dataset_id) < 300 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    cut = stored(make_session, dataset_id)
+    assert 0 < cut < 6000 and cut % 100 == 0  # whole batches only
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert stored(make_session, dataset_id) == 6000
+    assert f"{cut} duplicates" in done.stdout
