@@ -118,6 +118,7 @@ def test_idempotent_retry_returns_first_result_and_stores_nothing(
     assert count(session, ds) == 2
 
 
+DEEP = json.loads("[" * 40 + "]" * 40)
 BAD_ITEMS = [
     ({"messages": []}, "messages: empty conversation"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
@@ -125,7 +126,7 @@ BAD_ITEMS = [
     ({"messages": [{"role": "user", "content": "a\u0000b"}]}, "NUL"),
     ({"messages": [{"role": "user", "content": "\ud800"}]}, "surrogate"),
     ({"messages": [{"role": "user", "content": "x" * 101}]}, "messages[0].content: 101 characters"),
-    ({"messages": [{"role": "user", "content": "x"}], "meta": json.loads("[" * 40 + "]" * 40)}, "nested"),
+    ({"messages": [{"role": "user", "content": "x"}], "x": DEEP}, "nested deeper"),
 ]
 
 
