@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 from starlette.middleware.base import RequestResponseEndpoint
 
 from app import dbschema
+from app.auth.cookies import SESSION_COOKIE
 from app.config import Settings
 from app.db import make_engine
 from app.demo import load_demo
 from app.main import create_app
 from app.models import Example
-from app.services import datasets
+from app.services import accounts, datasets
+from tests.auth.clients import make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -85,7 +87,16 @@ def _with_csp(app: FastAPI) -> FastAPI:
     return app
 
 
-def _demo_database(tmp: Path) -> str:
+@dataclass(frozen=True)
+class LiveServer:
+    """A running Sift: its base URL and the session cookie of a signed-in admin."""
+
+    url: str
+    session_token: str
+
+
+def _demo_database(tmp: Path) -> tuple[str, str]:
+    """A migrated SQLite database with the demo data and an admin; returns (url, session)."""
     url = f"sqlite:///{tmp / 'browser.db'}"
     dbschema.upgrade(url)
     engine = make_engine(url)
@@ -101,16 +112,19 @@ def _demo_database(tmp: Path) -> str:
             "Support replies (drafts)",
             "Customer-support answers waiting to be imported.",
         )
+        admin = make_user(session, "admin", "admin")
+        token = accounts.start_session(session, admin, "127.0.0.1", "browser tests").token
         session.commit()
     engine.dispose()
-    return url
+    return url, token
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a running Sift with the demo data."""
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A running Sift with the demo data."""
     tmp = tmp_path_factory.mktemp("browser")
-    settings = Settings(database_url=_demo_database(tmp), home=tmp, secret_key="b" * 48)
+    url, token = _demo_database(tmp)
+    settings = Settings(database_url=url, home=tmp, secret_key="b" * 48, run_worker=False)
     port = _free_port()
     config = uvicorn.Config(
         _with_csp(create_app(settings)),
@@ -128,7 +142,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
+    yield LiveServer(f"http://127.0.0.1:{port}", token)
     server.should_exit = True
     thread.join(timeout=5)
 
@@ -168,9 +182,13 @@ def page_log() -> PageLog:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: str, page_log: PageLog) -> Iterator[Page]:
-    """A fresh page (own context, desktop viewport) whose console is checked after the test."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+def page(browser: Browser, live_server: LiveServer, page_log: PageLog) -> Iterator[Page]:
+    """A fresh page of a signed-in admin (own context, desktop viewport) whose console is
+    checked after the test."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": live_server.session_token, "url": live_server.url}]
+    )
     tab = context.new_page()
     tab.set_default_timeout(5_000)
 
