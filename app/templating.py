@@ -16,6 +16,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 
+from app.auth.csrf import rendering_csrf_input, template_context
 from app.config import PROJECT_ROOT
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -122,7 +123,10 @@ env.filters.update(
     truncate_text=truncate_text,
 )
 
-templates = Jinja2Blocks(env=env)
+env.globals["csrf_input"] = rendering_csrf_input
+
+# Every page knows who is signed in (`current_user`) and its CSRF token (`csrf_token`).
+templates = Jinja2Blocks(env=env, context_processors=[template_context])
 
 
 def render(

@@ -15,6 +15,8 @@ token is not sent by browsers on their own) or go to /api/ (no credential at all
 answer 401). A bearer token sent together with a session cookie is checked like a browser.
 """
 
+from contextvars import ContextVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -49,6 +51,29 @@ def csrf_input(request: Request) -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(
         CSRF_FIELD, escape(csrf_token(request))
     )
+
+
+# The request whose page is being rendered: `{{ csrf_field() }}` lives in an imported macro,
+# which Jinja gives no access to the page's context.
+_rendering: ContextVar[Request | None] = ContextVar("sift_rendering_request", default=None)
+
+
+def template_context(request: Request) -> dict[str, Any]:
+    """Context processor: the signed-in user and the CSRF token, on every page."""
+    _rendering.set(request)
+    caller = getattr(request.state, "caller", None)
+    return {
+        "current_user": caller.user if caller is not None else None,
+        "csrf_token": csrf_token(request),
+    }
+
+
+def rendering_csrf_input() -> Markup:
+    """The hidden CSRF field for the page being rendered (the `csrf_input()` template global)."""
+    request = _rendering.get()
+    if request is None:
+        raise RuntimeError("csrf_input() used outside the rendering of a request's page")
+    return csrf_input(request)
 
 
 def is_cross_site(request: Request) -> bool:

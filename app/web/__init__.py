@@ -2,7 +2,9 @@
 
 from fastapi import APIRouter
 
-from app.web import pages
+from app.web import accounts, auth, pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
+router.include_router(auth.router)
+router.include_router(accounts.router)

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.models import STATUS_VALUES
 from app.services import browse, datasets
@@ -30,9 +31,9 @@ def home(request: Request) -> Response:
 
 
 @router.get("/datasets")
-def dataset_list(request: Request, session: SessionDep) -> HTMLResponse:
-    """Every dataset with the mix of its review statuses."""
-    context = {"summaries": datasets.list_datasets(session), "statuses": STATUS_VALUES}
+def dataset_list(request: Request, session: SessionDep, caller: CurrentUser) -> HTMLResponse:
+    """The datasets you may see, with the mix of their review statuses."""
+    context = {"summaries": datasets.visible_datasets(session, caller), "statuses": STATUS_VALUES}
     return render_page_or_fragment(request, "datasets/index.html", "content", context)
 
 
@@ -41,13 +42,14 @@ def dataset_page(
     request: Request,
     slug: str,
     session: SessionDep,
+    caller: CurrentUser,
     q: Annotated[str, Query(max_length=1000)] = "",
     status: str | None = None,
     language: str | None = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
     """A dataset's examples: searched, filtered, one keyset page at a time."""
-    dataset = datasets.get_dataset(session, slug)
+    dataset = datasets.visible_dataset(session, caller, slug)
     filters = browse.make_filters(q, status, language)
     listing = browse.list_examples(session, dataset, filters, cursor or None, PAGE_SIZE)
     filter_params = {"q": filters.q, "status": filters.status, "language": filters.language}
@@ -79,9 +81,10 @@ def example_page(
     slug: str,
     example_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     session: SessionDep,
+    caller: CurrentUser,
 ) -> HTMLResponse:
     """One example: its conversation, alternatives, tools and metadata."""
-    dataset = datasets.get_dataset(session, slug)
+    dataset = datasets.visible_dataset(session, caller, slug)
     example = browse.get_example(session, dataset, example_id)
     prev_id, next_id = browse.example_neighbours(session, dataset, example)
     context = {
