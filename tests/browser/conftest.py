@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -53,6 +54,7 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import (  # noqa: E402
     Browser,
+    BrowserContext,
     ConsoleMessage,
     Dialog,
     Page,
@@ -181,14 +183,21 @@ def page_log() -> PageLog:
     return PageLog()
 
 
+def new_context(browser: Browser, server: LiveServer, **options: Any) -> BrowserContext:
+    """A browser context (desktop viewport) signed in as the admin."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 800}, **options
+    )
+    context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": server.session_token, "url": server.url}]
+    )
+    return context
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer, page_log: PageLog) -> Iterator[Page]:
-    """A fresh page of a signed-in admin (own context, desktop viewport) whose console is
-    checked after the test."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
-    context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": live_server.session_token, "url": live_server.url}]
-    )
+    """A fresh page of a signed-in admin whose console is checked after the test."""
+    context = new_context(browser, live_server)
     tab = context.new_page()
     tab.set_default_timeout(5_000)
 
