@@ -34,6 +34,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import create_app
 
     settings.resolved_secret_key()
+    if args.workers > 1:  # each worker process builds its app from the environment
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+        )
+        return 0
     uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True)
     return 0
 
@@ -90,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="migrate the database schema")

@@ -53,23 +53,28 @@ def _stale(make_session: sessionmaker[Session]) -> list[int]:
 class ThreadRunner:
     """One worker thread in this process (the embedded SQLite default)."""
 
-    def __init__(self, make_session: sessionmaker[Session], limits: Limits) -> None:
-        self.make_session, self.limits = make_session, limits
+    def __init__(
+        self, make_session: sessionmaker[Session], limits: Limits, run_worker: bool = True
+    ) -> None:
+        self.make_session, self.limits, self.run_worker = make_session, limits, run_worker
         self.queue: queue.Queue[int | None] = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name="sift-jobs", daemon=True)
 
     def start(self) -> None:
         """Start the thread; it picks up jobs left over from the last run first."""
-        self.thread.start()
+        if self.run_worker:
+            self.thread.start()
 
     def submit(self, job_id: int) -> None:
-        """Run this job soon."""
-        self.queue.put(job_id)
+        """Run this job soon (or leave it queued for `sift worker` when this process runs none)."""
+        if self.run_worker:
+            self.queue.put(job_id)
 
     def stop(self) -> None:
-        """Finish the current batch's job loop and stop."""
-        self.queue.put(None)
-        self.thread.join(timeout=30)
+        """Let the current job finish its batch, then stop."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join(timeout=30)
 
     def _loop(self) -> None:
         for stale in _stale(self.make_session):
@@ -178,7 +183,7 @@ def make_runner(
     """The runner for this database: the shared queue on Postgres, a thread on SQLite."""
     limits = Limits.of(settings)
     if settings.is_sqlite:
-        return ThreadRunner(make_session, limits)
+        return ThreadRunner(make_session, limits, run_worker)
     return QueueRunner(settings, make_session, limits, run_worker)
 
 

@@ -1,10 +1,13 @@
 """Import jobs: created by a lead (browser or CLI), run by a worker, watched with progress."""
 
+import re
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +45,23 @@ def create_job(
         report={},
     )
     return ingest_repo.add_job(session, job)
+
+
+def save_upload(source: BinaryIO, filename: str, uploads: Path) -> Path:
+    """Copy an uploaded file (streamed, any size) to the uploads folder under a unique name."""
+    uploads.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name)[-100:] or "upload"
+    path = uploads / f"{uuid.uuid4().hex}-{safe}"
+    with path.open("wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    return path
+
+
+def job_progress(job: ImportJob) -> float:
+    """How far the job has read its file, from 0 to 1."""
+    if job.status == JobStatus.succeeded.value:
+        return 1.0
+    return min(1.0, job.bytes_done / job.size_bytes) if job.size_bytes else 0.0
 
 
 def _options(job: ImportJob) -> ImportOptions:

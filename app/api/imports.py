@@ -1,0 +1,102 @@
+"""File imports over HTTP: upload a file, then watch its job."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi.responses import JSONResponse
+
+from app.auth.deps import CurrentUser
+from app.auth.permissions import Action
+from app.db import SessionDep
+from app.errors import InvalidInput, NotFound
+from app.formats import FORMATS
+from app.formats.containers import CONTAINERS
+from app.models import ImportJob
+from app.repositories import ingest as ingest_repo
+from app.services import datasets, jobs
+from app.services.imports import ImportOptions
+
+router = APIRouter(tags=["ingest"])
+
+
+def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
+    """An import job as JSON: status, progress from 0 to 1, and the report so far."""
+    return {
+        "id": job.id,
+        "dataset": slug,
+        "filename": job.filename,
+        "status": job.status,
+        "progress": round(jobs.job_progress(job), 4),
+        "size_bytes": job.size_bytes,
+        "bytes_done": job.bytes_done,
+        "format": job.format,
+        "options": job.options,
+        "report": job.report,
+        "error": job.error,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "url": f"/api/v1/datasets/{slug}/imports/{job.id}",
+    }
+
+
+def parse_import_options(
+    fmt: str | None, container: str | None, columns: str, atomic: bool
+) -> ImportOptions:
+    """Check the import form's fields; `columns` is lines of SOURCE=FIELD."""
+    if fmt and fmt not in FORMATS:
+        raise InvalidInput("format", f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if container and container not in CONTAINERS:
+        raise InvalidInput("container", f"must be one of {', '.join(CONTAINERS)}")
+    mapping: dict[str, str] = {}
+    for line in columns.replace(",", "\n").splitlines():
+        if not line.strip():
+            continue
+        source, sep, target = line.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise InvalidInput("columns", f"expected SOURCE=FIELD, got {line.strip()!r}")
+        mapping[source.strip()] = target.strip()
+    return ImportOptions(
+        fmt=fmt or None, container=container or None, columns=mapping, atomic=atomic
+    )
+
+
+@router.post("/datasets/{slug}/imports", status_code=status.HTTP_202_ACCEPTED)
+def start_import(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    caller: CurrentUser,
+    file: Annotated[UploadFile, File(description="JSON, JSONL, CSV/TSV or Parquet; gz/zst ok")],
+    format: Annotated[str | None, Form()] = None,
+    container: Annotated[str | None, Form()] = None,
+    columns: Annotated[str, Form(description="CSV/Parquet mapping, lines of SOURCE=FIELD")] = "",
+    atomic: Annotated[bool, Form()] = False,
+) -> JSONResponse:
+    """Upload a file and import it in the background; poll the returned job's URL."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    options = parse_import_options(format, container, columns, atomic)
+    settings = request.app.state.settings
+    path = jobs.save_upload(file.file, file.filename or "upload", settings.uploads)
+    job = jobs.create_job(session, caller.user, dataset, file.filename or path.name, path, options)
+    session.commit()
+    request.app.state.jobs.submit(job.id)
+    body = job_json(job, dataset.slug)
+    return JSONResponse(body, status_code=202, headers={"Location": body["url"]})
+
+
+@router.get("/datasets/{slug}/imports")
+def list_imports(slug: str, session: SessionDep, caller: CurrentUser) -> list[dict[str, Any]]:
+    """The dataset's latest import jobs, newest first."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    return [job_json(job, slug) for job in ingest_repo.list_jobs(session, dataset.id)]
+
+
+@router.get("/datasets/{slug}/imports/{job_id}")
+def get_import(slug: str, job_id: int, session: SessionDep, caller: CurrentUser) -> dict[str, Any]:
+    """One import job: status, progress and report."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    job = ingest_repo.get_job(session, job_id)
+    if job is None or job.dataset_id != dataset.id:
+        raise NotFound(f"no import {job_id} in dataset {slug!r}")
+    return job_json(job, slug)

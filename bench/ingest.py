@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: CLI import and REST push of N synthetic examples, on Postgres and SQLite,
+beside a plain Postgres COPY of the same rows measured in the same run.
+
+    .venv/bin/python bench/ingest.py [N] [--backends postgres,sqlite] [--push-n M]
+
+Data: ../shared/bench/gen_data.py N 42 (alpaca-like JSONL; ~0.5% duplicates, ~20% Chinese).
+Prints examples/s, peak memory of the import (the whole process tree, sampled), the time
+until an imported example is searchable, and checks the search count of the marker word.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN = ROOT.parent / "shared" / "bench" / "gen_data.py"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PY = sys.executable
+SIFT = [PY, "-m", "app"]
+
+
+def generate(n: int, work: Path) -> tuple[Path, dict[str, int]]:
+    """The synthetic file (cached by N) and gen_data's own counts."""
+    path, meta = work / f"gen_{n}.jsonl", work / f"gen_{n}.json"
+    if not path.exists():
+        if not GEN.exists():
+            sys.exit(f"{GEN} not found: the benchmark needs ../shared/bench/gen_data.py")
+        with path.open("wb") as out:
+            info = subprocess.run([PY, str(GEN), str(n), "42"], stdout=out, stderr=subprocess.PIPE)
+        meta.write_text(info.stderr.decode().strip().splitlines()[-1])
+    return path, json.loads(meta.read_text())
+
+
+def fresh_url(backend: str, name: str, work: Path) -> str:
+    if backend == "sqlite":
+        db = work / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{db}"
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def sift(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [*SIFT, *args], env=env, input=stdin, capture_output=True, text=True, cwd=ROOT
+    )
+    if done.returncode != 0:
+        sys.exit(f"sift {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in kB."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(next(l for l in status.splitlines() if l.startswith("VmRSS")).split()[1])
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except (OSError, StopIteration):
+            continue
+        stack.extend(int(c) for c in children)
+    return total
+
+
+def plain_copy(path: Path, n: int) -> float:
+    """rows/s of COPY of the same rows into a plain table (no indexes), from Python."""
+    import psycopg
+
+    url = fresh_url("postgres", "sift_bench_copy", Path(tempfile.gettempdir()))
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    cols = ["id", "instruction", "input", "output", "source", "language", "category", "created_at"]
+    with psycopg.connect(url) as conn:
+        conn.execute(f"CREATE TABLE plain ({', '.join(c + ' text' for c in cols)})")
+        start = time.perf_counter()
+        with conn.cursor().copy(f"COPY plain ({', '.join(cols)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in cols])
+        conn.commit()
+        return n / (time.perf_counter() - start)
+
+
+def search_count(env: dict[str, str], url: str, word: str) -> tuple[int, float]:
+    """How many stored examples the search finds for a word, and how long it took."""
+    code = (
+        "import sys, time\n"
+        "from app.db import make_engine, make_sessionmaker\n"
+        "from app import repositories\n"
+        "s = make_sessionmaker(make_engine(sys.argv[1]))()\n"
+        "ds = repositories.get_dataset(s, 'bench')\n"
+        "t = time.perf_counter()\n"
+        "n = repositories.count_examples(s, ds.id, repositories.ExampleFilters(q=sys.argv[2]))\n"
+        "print(n, time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([PY, "-c", code, url, word], env=env, capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    return int(out[0]), float(out[1])
+
+
+def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dict[str, float]:
+    url = fresh_url(backend, "sift_bench_import", work)
+    env = {**os.environ, "SIFT_DATABASE_URL": url, "SIFT_HOME": str(work / "home")}
+    sift(env, "db", "upgrade")
+    sift(env, "datasets", "create", "bench")
+    peak = 0
+    start = time.perf_counter()
+    proc = subprocess.Popen([*SIFT, "import", str(path), "--dataset", "bench", "--quiet"],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_kb(proc.pid))
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - start
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit(f"import failed:\n{err}")
+    # The index is written in each batch's transaction: searchable as soon as the batch commits.
+    found, search_s = search_count(env, url, word)
+    return {"rate": n / elapsed, "seconds": elapsed, "peak_mb": peak / 1024, "found": found,
+            "search_s": search_s, "summary": out.strip()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> dict[str, float]:
+    url = fresh_url(backend, "sift_bench_push", work)
+    env = {**os.environ, "SIFT_DATABASE_URL": url, "SIFT_HOME": str(work / "home_push"),
+           "SIFT_RUN_WORKER": "false"}
+    sift(env, "db", "upgrade")
+    sift(env, "datasets", "create", "bench")
+    sift(env, "users", "create", "pusher", "--role", "lead", "--service")
+    token = sift(env, "tokens", "create", "--user", "pusher", "--scope", "write").strip()
+    port = free_port()
+    workers = "2" if backend == "postgres" else "1"
+    server = subprocess.Popen([*SIFT, "serve", "--port", str(port), "--workers", workers],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        lines = path.read_text(encoding="utf-8").splitlines()[:n]
+        batches = [("[" + ",".join(lines[i:i + 1000]) + "]").encode()
+                   for i in range(0, len(lines), 1000)]
+        created = [0]
+        lock = threading.Lock()
+
+        def client(mine: list[bytes]) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            for body in mine:
+                conn.request("POST", "/api/v1/datasets/bench/examples:bulk", body,
+                             {"Authorization": f"Bearer {token}",
+                              "Content-Type": "application/json"})
+                response = conn.getresponse()
+                data = json.loads(response.read())
+                if response.status != 200:
+                    raise SystemExit(f"push failed: {response.status} {data}")
+                with lock:
+                    created[0] += data["created"]
+
+        threads = [threading.Thread(target=client, args=(batches[i::clients],))
+                   for i in range(clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait()
+    return {"rate": len(lines) / elapsed, "seconds": elapsed, "created": created[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, nargs="?", default=100_000)
+    parser.add_argument("--backends", default="postgres,sqlite")
+    parser.add_argument("--push-n", type=int, help="examples to push (default: min(N, 100000))")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent push clients")
+    parser.add_argument("--skip-push", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.gettempdir()) / "sift-bench"
+    work.mkdir(exist_ok=True)
+    path, meta = generate(args.n, work)
+    size_mb = path.stat().st_size / 1e6
+    print(f"data: {args.n} examples, {size_mb:.0f} MB ({meta['duplicates']} duplicates, "
+          f"{meta['zh']} Chinese, {meta['search_hits']} with '{meta['search_word']}'); "
+          f"{os.cpu_count()} cores")
+    if "postgres" in args.backends:
+        print(f"postgres plain COPY of the same rows: {plain_copy(path, args.n):,.0f} rows/s")
+    for backend in args.backends.split(","):
+        r = bench_import(backend, path, args.n, work, meta["search_word"])
+        print(f"{backend} CLI import: {r['rate']:,.0f} examples/s ({r['seconds']:.1f} s), "
+              f"peak memory {r['peak_mb']:.0f} MB (process tree); search index written in "
+              f"the same transaction (searchable at commit); '{meta['search_word']}' finds "
+              f"{r['found']} in {r['search_s'] * 1000:.0f} ms")
+        print(f"    {r['summary']}")
+        if not args.skip_push:
+            m = args.push_n or min(args.n, 100_000)
+            p = bench_push(backend, path, m, work, args.clients)
+            print(f"{backend} REST push: {p['rate']:,.0f} examples/s ({m} in batches of 1000, "
+                  f"{args.clients} clients, {p['seconds']:.1f} s, {p['created']} created)")
+    shutil.rmtree(work / "home", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
