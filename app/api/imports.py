@@ -8,13 +8,11 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
 from app.db import SessionDep
-from app.errors import InvalidInput, NotFound
-from app.formats import FORMATS
-from app.formats.containers import CONTAINERS
+from app.errors import NotFound
 from app.models import ImportJob
 from app.repositories import ingest as ingest_repo
 from app.services import datasets, jobs
-from app.services.imports import ImportOptions
+from app.services.imports import parse_import_options
 
 router = APIRouter(tags=["ingest"])
 
@@ -38,27 +36,6 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": f"/api/v1/datasets/{slug}/imports/{job.id}",
     }
-
-
-def parse_import_options(
-    fmt: str | None, container: str | None, columns: str, atomic: bool
-) -> ImportOptions:
-    """Check the import form's fields; `columns` is lines of SOURCE=FIELD."""
-    if fmt and fmt not in FORMATS:
-        raise InvalidInput("format", f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    if container and container not in CONTAINERS:
-        raise InvalidInput("container", f"must be one of {', '.join(CONTAINERS)}")
-    mapping: dict[str, str] = {}
-    for line in columns.replace(",", "\n").splitlines():
-        if not line.strip():
-            continue
-        source, sep, target = line.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise InvalidInput("columns", f"expected SOURCE=FIELD, got {line.strip()!r}")
-        mapping[source.strip()] = target.strip()
-    return ImportOptions(
-        fmt=fmt or None, container=container or None, columns=mapping, atomic=atomic
-    )
 
 
 @router.post("/datasets/{slug}/imports", status_code=status.HTTP_202_ACCEPTED)

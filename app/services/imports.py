@@ -21,8 +21,9 @@ from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.formats import FormatError, detect
-from app.formats.containers import read_records
+from app.errors import InvalidInput
+from app.formats import FORMATS, FormatError, detect
+from app.formats.containers import CONTAINERS, read_records
 from app.formats.records import BadRecord, Record
 from app.models import Dataset
 from app.services.examples import is_postgres
@@ -51,6 +52,27 @@ class ImportOptions:
     atomic: bool = False
     batch_size: int = 2000
     workers: int | None = None  # None: one per core, when the file is large enough
+
+
+def parse_import_options(
+    fmt: str | None, container: str | None, columns: str, atomic: bool
+) -> ImportOptions:
+    """Check an import form's fields (API and browser alike); `columns` is lines of SOURCE=FIELD."""
+    if fmt and fmt not in FORMATS:
+        raise InvalidInput("format", f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if container and container not in CONTAINERS:
+        raise InvalidInput("container", f"must be one of {', '.join(CONTAINERS)}")
+    mapping: dict[str, str] = {}
+    for line in columns.replace(",", "\n").splitlines():
+        if not line.strip():
+            continue
+        source, sep, target = line.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise InvalidInput("columns", f"expected SOURCE=FIELD, got {line.strip()!r}")
+        mapping[source.strip()] = target.strip()
+    return ImportOptions(
+        fmt=fmt or None, container=container or None, columns=mapping, atomic=atomic
+    )
 
 
 class ImportFailed(Exception):
