@@ -222,17 +222,19 @@ def update_user(
     active: Annotated[str, Form(max_length=5)] = "",
     password: Password = "",
 ) -> Response:
-    """Change the role, disable or enable, or reset the password (ending their sessions)."""
+    """Change the role, disable or enable, or reset the password (ending their sessions).
+
+    Each form on the page sends one of the three; the services refuse before changing anything.
+    """
     user = accounts.get_user(session, username)
     try:
         if role:
             accounts.set_role(session, caller, user, role)
-        if active in ("true", "false"):
+        elif active in ("true", "false"):
             accounts.set_active(session, caller, user, active == "true")
-        if password:
+        elif password:
             accounts.change_password(session, caller, user, password)
     except SiftError as exc:
-        session.rollback()
         context = _user_context(session, username, error=exc.message)
         return render(request, "auth/user.html", context, exc.status_code)
     session.commit()

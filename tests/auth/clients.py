@@ -8,8 +8,10 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from functools import lru_cache
 
+from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy.orm import Session
 
 from app.auth.cookies import SESSION_COOKIE
@@ -118,3 +120,12 @@ class ClientFactory:
         user = self._user(role, None, member_of)
         _, secret = make_token(self.session, user, scopes, dataset, expires_days)
         return with_bearer(self._client(), secret)
+
+
+def form_token(response: Response) -> str:
+    """The CSRF token a page's forms carry (the hidden `csrf_token` field)."""
+    field = BeautifulSoup(response.text, "html.parser").select_one('input[name="csrf_token"]')
+    assert field is not None, "the page has no CSRF field"
+    value = field.get("value")
+    assert isinstance(value, str) and value
+    return value
