@@ -82,7 +82,7 @@ class ImportFailed(Exception):
 def _worker_init() -> None:
     from app.services.language import detect_language
 
-    detect_language("warm up the language models once per worker")
+    detect_language("warm up the language model once per worker")
 
 
 def _executor(workers: int) -> Executor | None:
