@@ -97,19 +97,9 @@ def needs_setup(session: Session) -> bool:
     return not repo.any_users(session)
 
 
-def create_user(
-    session: Session,
-    actor: Caller | None,
-    username: str,
-    role: str,
-    password: str | None = None,
-    *,
-    service: bool = False,
+def _new_user(
+    session: Session, username: str, role: str, password: str | None, service: bool
 ) -> User:
-    """Create an account: a person with a password, or a service account (tokens only).
-
-    `actor` None is the operator's command line.
-    """
     name = check_username(username)
     checked_role = check_role(role)
     if service:
@@ -123,7 +113,7 @@ def create_user(
         check_password(password, name)
     if repo.get_user_by_name(session, name) is not None:
         raise Conflict(f"a user named {name!r} already exists")
-    user = repo.add_user(
+    return repo.add_user(
         session,
         User(
             username=name,
@@ -133,19 +123,34 @@ def create_user(
             is_active=True,
         ),
     )
-    record_audit(
-        session, actor, "user.create", f"user:{name}", {"role": user.role, "service": service}
-    )
+
+
+def create_user(
+    session: Session,
+    actor: Caller | None,
+    username: str,
+    role: str,
+    password: str | None = None,
+    *,
+    service: bool = False,
+) -> User:
+    """Create an account: a person with a password, or a service account (tokens only).
+
+    `actor` None is the operator's command line.
+    """
+    user = _new_user(session, username, role, password, service)
+    detail = {"role": user.role, "service": service}
+    record_audit(session, actor, "user.create", f"user:{user.username}", detail)
     return user
 
 
 def create_first_admin(session: Session, username: str, password: str) -> User:
-    """Create the first account, an admin; Conflict once any account exists."""
+    """Create the first account, an admin, on the setup page; Conflict once any account exists."""
     repo.lock_user_creation(session)
     if not needs_setup(session):
         raise Conflict("Sift is already set up; sign in instead")
-    user = create_user(session, None, username, Role.admin.value, password)
-    record_audit(session, user, "setup", f"user:{user.username}")
+    user = _new_user(session, username, Role.admin.value, password, service=False)
+    record_audit(session, user, "setup", f"user:{user.username}", {"role": user.role})
     return user
 
 
