@@ -16,6 +16,33 @@
     });
   });
 
+  // Forms marked data-swap-errors re-render in place with their error (422): htmx swaps only
+  // 2xx responses unless told otherwise.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var source = detail.requestConfig && detail.requestConfig.elt;
+    if (detail.xhr.status === 422 && source instanceof Element && source.closest("[data-swap-errors]")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  // Upload progress: the form's <progress data-upload-progress> follows the bytes sent.
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target;
+    var detail = event.detail;
+    if (!(form instanceof Element) || !detail || !detail.lengthComputable || !detail.total) return;
+    var bar = form.querySelector("progress[data-upload-progress]");
+    var label = form.querySelector("[data-upload-percent]");
+    if (!(bar instanceof HTMLProgressElement)) return;
+    bar.max = detail.total;
+    bar.value = detail.loaded;
+    if (label) {
+      var percent = Math.floor((100 * detail.loaded) / detail.total);
+      label.textContent = percent < 100 ? "Uploading… " + percent + "%" : "Starting the import…";
+    }
+  });
+
   function isTyping(target) {
     if (!(target instanceof Element)) return false;
     return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);

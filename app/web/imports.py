@@ -1,0 +1,216 @@
+"""File imports in the browser: the upload page, and each job's page with progress and report.
+
+HTML twins of /api/v1/datasets/{slug}/imports. Everything shown comes from the job's row, so a
+reload or a server restart loses nothing; while a job runs, its page polls itself with HTMX.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from app.auth.deps import CurrentUser
+from app.auth.permissions import Action
+from app.db import SessionDep
+from app.errors import InvalidInput, NotFound, SiftError
+from app.formats import FORMATS
+from app.formats.containers import CONTAINERS, EXTENSIONS
+from app.models import Dataset, ImportJob, JobStatus
+from app.repositories import ingest as ingest_repo
+from app.services import datasets, jobs
+from app.services.imports import parse_import_options
+from app.services.ingest import IngestReport
+from app.web.htmx import redirect, render_page_or_fragment
+
+router = APIRouter()
+
+# What each format's records look like, for the format menu.
+FORMAT_HINTS = {
+    "sharegpt": "conversations",
+    "openai": "messages, or input + preferred_output",
+    "trl": "prompt + completion, chosen + rejected",
+    "alpaca": "instruction + output",
+    "dolly": "instruction + response",
+}
+CONTAINER_LABELS = {
+    "json": "JSON array",
+    "jsonl": "JSON lines",
+    "csv": "CSV",
+    "tsv": "TSV",
+    "parquet": "Parquet",
+}
+# Containers whose record numbers are line numbers (JSON arrays and Parquet count records).
+_LINE_NUMBERED = frozenset({"jsonl", "csv", "tsv"})
+_UNFINISHED = frozenset({JobStatus.queued.value, JobStatus.running.value})
+
+
+def human_bytes(size: int) -> str:
+    """A byte count for people: 812 B, 14.2 KB, 3.1 MB."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str | None:
+    if start is None or end is None:
+        return None
+    seconds = max(0.0, (end - start).total_seconds())
+    if seconds < 1:
+        return "under a second"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    return f"{int(seconds) // 60} min {int(seconds) % 60} s"
+
+
+def _container_of(job: ImportJob) -> str | None:
+    if job.container:
+        return job.container
+    path = PurePath(job.filename.lower())
+    if path.suffix in (".gz", ".gzip", ".zst", ".zstd"):
+        path = path.with_suffix("")
+    return EXTENSIONS.get(path.suffix)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """An import job as its pages show it."""
+
+    job: ImportJob
+    url: str
+    json_url: str
+    size: str
+    done: str
+    progress: float
+    report: IngestReport
+    number_label: str
+    took: str | None
+
+    @property
+    def finished(self) -> bool:
+        """True once the job succeeded or failed (its page stops polling)."""
+        return self.job.status not in _UNFINISHED
+
+    @property
+    def percent(self) -> int:
+        """Progress as a whole percentage."""
+        return int(self.progress * 100)
+
+    @property
+    def more_errors(self) -> int:
+        """Rejected records counted but not listed (a report lists the first 1000)."""
+        return max(0, self.report.rejected - len(self.report.errors))
+
+    @property
+    def more_duplicates(self) -> int:
+        """Duplicates counted but not listed."""
+        return max(0, self.report.duplicates - len(self.report.duplicate_items))
+
+    @property
+    def stored_nothing(self) -> bool:
+        """An atomic import refused because of bad records."""
+        return (self.job.report or {}).get("stored") is False
+
+    @classmethod
+    def of(cls, job: ImportJob, slug: str) -> "JobView":
+        """The view of a job of the dataset `slug`."""
+        container = _container_of(job)
+        return cls(
+            job=job,
+            url=f"/datasets/{slug}/imports/{job.id}",
+            json_url=f"/api/v1/datasets/{slug}/imports/{job.id}",
+            size=human_bytes(job.size_bytes),
+            done=human_bytes(job.bytes_done),
+            progress=jobs.job_progress(job),
+            report=jobs.report_of(job),
+            number_label="Line" if container in _LINE_NUMBERED else "Record",
+            took=_duration(job.started_at, job.finished_at),
+        )
+
+
+def _upload_context(dataset: Dataset, job_list: list[ImportJob], **extra: Any) -> dict[str, Any]:
+    views = [JobView.of(job, dataset.slug) for job in job_list]
+    return {
+        "dataset": dataset,
+        "formats": [(name, FORMAT_HINTS.get(name, "")) for name in FORMATS],
+        "containers": [(name, CONTAINER_LABELS.get(name, name)) for name in CONTAINERS],
+        "jobs": views,
+        "polling": any(not v.finished for v in views),
+        "list_url": f"/datasets/{dataset.slug}/imports",
+        "json_url": f"/api/v1/datasets/{dataset.slug}/imports",
+        "error": None,
+        "error_field": None,
+        "form": {"format": "", "container": "", "columns": "", "atomic": False},
+        **extra,
+    }
+
+
+@router.get("/datasets/{slug}/imports")
+def upload_page(
+    request: Request, slug: str, session: SessionDep, caller: CurrentUser
+) -> HTMLResponse:
+    """The upload form, and the dataset's latest import jobs (refreshed while any runs)."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    context = _upload_context(dataset, ingest_repo.list_jobs(session, dataset.id))
+    return render_page_or_fragment(request, "imports/index.html", "jobs", context)
+
+
+@router.post("/datasets/{slug}/imports")
+def start_import(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    caller: CurrentUser,
+    file: Annotated[UploadFile | None, File()] = None,
+    format: Annotated[str, Form(max_length=32)] = "",
+    container: Annotated[str, Form(max_length=16)] = "",
+    columns: Annotated[str, Form(max_length=20_000)] = "",
+    atomic: Annotated[bool, Form()] = False,
+) -> Response:
+    """Save the uploaded file, queue its import job and go to the job's page."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    try:
+        if file is None or not file.filename:
+            raise InvalidInput("file", "choose a file to import")
+        if file.size == 0:
+            raise InvalidInput("file", f"{file.filename!r} is empty")
+        options = parse_import_options(format, container, columns, atomic)
+    except SiftError as exc:
+        form = {"format": format, "container": container, "columns": columns, "atomic": atomic}
+        context = _upload_context(
+            dataset,
+            ingest_repo.list_jobs(session, dataset.id),
+            error=exc.message,
+            error_field=getattr(exc, "field", None),
+            form=form,
+        )
+        return render_page_or_fragment(
+            request, "imports/index.html", "upload", context, exc.status_code
+        )
+    path = jobs.save_upload(file.file, file.filename, request.app.state.settings.uploads)
+    job = jobs.create_job(session, caller.user, dataset, file.filename, path, options)
+    session.commit()
+    request.app.state.jobs.submit(job.id)
+    return redirect(request, f"/datasets/{dataset.slug}/imports/{job.id}")
+
+
+@router.get("/datasets/{slug}/imports/{job_id}")
+def job_page(
+    request: Request,
+    slug: str,
+    job_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    caller: CurrentUser,
+) -> HTMLResponse:
+    """One import: status, progress, counts and every rejected record (polls while running)."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    job = ingest_repo.get_job(session, job_id)
+    if job is None or job.dataset_id != dataset.id:
+        raise NotFound(f"no import {job_id} in dataset {slug!r}")
+    context = {"dataset": dataset, "view": JobView.of(job, dataset.slug)}
+    return render_page_or_fragment(request, "imports/show.html", "job", context)
