@@ -1,0 +1,348 @@
+"""The import pages: upload form, starting a job, a job's progress and report, HTMX polling."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.formats import FORMATS
+from app.formats.containers import CONTAINERS
+from app.models import Dataset, ImportJob
+from app.models.types import utcnow
+from tests.auth.clients import ClientFactory
+from tests.factories import make_dataset
+from tests.web.html import attr, classes, executable_parts, one, parse
+
+PAGE = "/datasets/ds/imports"
+LINES = "".join(
+    json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) + "\n" for i in range(3)
+).encode()
+HOSTILE = "<img src=x onerror=alert(1)>"
+HX = {"HX-Request": "true"}
+
+
+def _job(session: Session, dataset: Dataset, tmp_path: Path, **fields: Any) -> ImportJob:
+    """An import job row as a worker leaves it (succeeded with a report, unless overridden)."""
+    path = tmp_path / "upload.jsonl"
+    path.write_bytes(LINES)
+    values: dict[str, Any] = {
+        "dataset_id": dataset.id,
+        "filename": "data.jsonl",
+        "path": str(path),
+        "size_bytes": 2000,
+        "bytes_done": 2000,
+        "format": "alpaca",
+        "options": {"columns": {}, "atomic": False},
+        "status": "succeeded",
+        "report": {},
+        "started_at": utcnow(),
+        "finished_at": utcnow(),
+    }
+    values.update(fields)
+    job = ImportJob(**values)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _report(**counts: Any) -> dict[str, Any]:
+    base = {"received": 0, "created": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
+    return {**base, "rejected": 0, "errors": [], "duplicate_items": [], **counts}
+
+
+def _jobs(session: Session) -> list[ImportJob]:
+    return list(session.scalars(select(ImportJob).order_by(ImportJob.id)))
+
+
+def test_upload_page_is_a_real_multipart_form(client: TestClient, session: Session) -> None:
+    make_dataset(session, "ds", name="Support")
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    assert "HX-Request" in response.headers["vary"]
+    soup = parse(response)
+    form = one(soup, "form.import-form")
+    assert (attr(form, "method"), attr(form, "action")) == ("post", PAGE)
+    assert attr(form, "enctype") == "multipart/form-data"
+    assert one(form, 'input[name="csrf_token"]').get("value")
+    assert attr(one(form, 'input[name="file"]'), "type") == "file"
+    formats = [attr(o, "value") for o in form.select('select[name="format"] option')]
+    assert formats == ["", *FORMATS]
+    containers = [attr(o, "value") for o in form.select('select[name="container"] option')]
+    assert containers == ["", *CONTAINERS]
+    assert one(form, 'textarea[name="columns"]')
+    assert "SOURCE=FIELD" in one(form, "#columns-hint").get_text()
+    assert attr(one(form, 'input[name="atomic"]'), "type") == "checkbox"
+    assert "nothing is stored" in one(form, "#atomic-hint").get_text()
+    assert one(soup, "#imports .empty-state h2").get_text() == "No imports yet"
+    assert attr(one(soup, "a.json-link"), "href") == "/api/v1/datasets/ds/imports"
+    assert executable_parts(soup) == []
+
+
+def test_the_dataset_page_links_to_imports_for_importers_only(
+    client: TestClient, clients: ClientFactory, session: Session
+) -> None:
+    ds = make_dataset(session, "ds")
+    link = one(parse(client.get("/datasets/ds")), "a.import-link")
+    assert attr(link, "href") == PAGE
+    lead = clients.signed_in("lead")
+    assert parse(lead.get("/datasets/ds")).select("a.import-link")
+    annotator = clients.signed_in("annotator", member_of=[ds])
+    assert parse(annotator.get("/datasets/ds")).select("a.import-link") == []
+
+
+def test_posting_a_file_starts_a_job_and_goes_to_its_page(
+    client: TestClient, session: Session, app: FastAPI
+) -> None:
+    make_dataset(session, "ds")
+    response = client.post(
+        PAGE,
+        files={"file": ("my data.jsonl", LINES, "application/octet-stream")},
+        data={"format": "alpaca", "columns": "q=instruction\na=output", "atomic": "true"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    [job] = _jobs(session)
+    assert response.headers["location"] == f"{PAGE}/{job.id}"
+    assert (job.status, job.filename, job.size_bytes, job.format) == (
+        "queued",
+        "my data.jsonl",
+        len(LINES),
+        "alpaca",
+    )
+    assert job.options == {"columns": {"q": "instruction", "a": "output"}, "atomic": True}
+    assert [p.read_bytes() for p in Path(app.state.settings.uploads).iterdir()] == [LINES]
+
+    page = parse(client.get(response.headers["location"]))
+    assert classes(one(page, "#job .badge")) == ["badge", "status", "status-queued"]
+    assert attr(one(page, "#job"), "hx-trigger") == "every 1s"
+    mapping = one(page, ".fact-columns").get_text(" ", strip=True).split()
+    assert sorted(mapping) == ["a=output", "q=instruction"]  # JSONB keeps no key order
+
+
+def test_an_htmx_upload_is_redirected_with_hx_redirect(
+    lead_client: TestClient, session: Session
+) -> None:
+    make_dataset(session, "ds")
+    files = {"file": ("x.jsonl", LINES, "application/octet-stream")}
+    response = lead_client.post(PAGE, files=files, headers=HX, follow_redirects=False)
+    assert response.status_code == 200
+    [job] = _jobs(session)
+    assert response.headers["HX-Redirect"] == f"{PAGE}/{job.id}"
+
+
+def test_bad_options_rerender_the_form_naming_the_field(
+    client: TestClient, session: Session
+) -> None:
+    make_dataset(session, "ds")
+    files = {"file": ("x.csv", b"q,a\n1,2\n", "text/csv")}
+    cases = [
+        ({"format": "nope"}, files, "format", "Format: unknown format 'nope'"),
+        ({"container": "xml"}, files, "container", "Container: must be one of"),
+        ({"columns": "q->instruction"}, files, "columns", "Columns: expected SOURCE=FIELD"),
+        ({}, {"file": ("", b"", "application/octet-stream")}, "file", "File: choose a file"),
+        ({}, {"file": ("empty.jsonl", b"", "application/octet-stream")}, "file", "File: 'empty"),
+    ]
+    for data, upload, field, message in cases:
+        response = client.post(PAGE, files=upload, data=data)
+        assert response.status_code == 422, (field, response.text)
+        soup = parse(response)
+        assert one(soup, "#import-error").get_text().startswith(message)
+        invalid = [attr(e, "name") for e in soup.select('[aria-invalid="true"]')]
+        assert invalid == [field]
+        assert one(soup, "form.import-form")  # the whole page, the form filled in again
+    kept = parse(client.post(PAGE, files=files, data={"format": "nope", "columns": "q=output"}))
+    assert one(kept, 'textarea[name="columns"]').get_text() == "q=output"
+    assert _jobs(session) == []
+
+    fragment = client.post(PAGE, files=files, data={"format": "nope"}, headers=HX)
+    assert fragment.status_code == 422
+    assert fragment.text.lstrip().startswith('<section id="upload"')
+    assert "<html" not in fragment.text
+
+
+def test_the_job_page_shows_counts_and_every_rejected_line(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    report = _report(
+        received=9,
+        created=5,
+        updated=1,
+        unchanged=1,
+        duplicates=1,
+        rejected=1001,
+        errors=[
+            {"index": 3, "error": "line 3: not valid JSON (Expecting value)"},
+            {"index": 7, "error": "record: no known format has the keys x"},
+        ],
+        duplicate_items=[{"index": 8, "reason": "same content as an earlier item"}],
+    )
+    job = _job(session, ds, tmp_path, report=report, filename="support.jsonl")
+
+    response = client.get(f"{PAGE}/{job.id}")
+    assert response.status_code == 200
+    soup = parse(response)
+    assert one(soup, "h1").get_text() == f"Import #{job.id}"
+    assert one(soup, ".job-filename").get_text() == "support.jsonl"
+    counts = {
+        attr(tile, "data-count"): one(tile, "dd").get_text() for tile in soup.select(".job-count")
+    }
+    assert counts == {
+        "received": "9",
+        "created": "5",
+        "updated": "1",
+        "unchanged": "1",
+        "duplicates": "1",
+        "rejected": "1,001",
+    }
+    rows = [
+        (one(tr, ".col-number").get_text(), one(tr, ".problem-reason").get_text())
+        for tr in soup.select(".problem-row")
+    ]
+    assert rows == [
+        ("3", "line 3: not valid JSON (Expecting value)"),
+        ("7", "record: no known format has the keys x"),
+    ]
+    assert one(soup, ".job-rejected th.col-number").get_text() == "Line"
+    assert "999 more rejected records" in one(soup, ".more-problems").get_text()
+    assert [attr(tr, "data-number") for tr in soup.select(".duplicate-row")] == ["8"]
+    assert one(soup, ".fact-format").get_text() == "alpaca"
+    progress = one(soup, "#job progress")
+    assert (attr(progress, "value"), attr(progress, "max")) == ("1.0000", "1")
+    assert classes(one(soup, "#job .badge"))[-1] == "status-succeeded"
+    # Finished: no polling, no Refresh link.
+    assert one(soup, "#job").get("hx-trigger") is None
+    assert soup.select(".job-refresh") == []
+    assert attr(one(soup, "a.json-link"), "href") == f"/api/v1/datasets/ds/imports/{job.id}"
+    assert executable_parts(soup) == []
+
+
+def test_a_failed_job_shows_its_error(client: TestClient, session: Session, tmp_path: Path) -> None:
+    ds = make_dataset(session, "ds")
+    report = {**_report(received=2, rejected=1), "stored": False}
+    report["errors"] = [{"index": 2, "error": "instruction: field required"}]
+    job = _job(
+        session,
+        ds,
+        tmp_path,
+        status="failed",
+        bytes_done=800,
+        error="1 bad records; atomic import stored nothing",
+        report=report,
+        options={"columns": {}, "atomic": True},
+    )
+    soup = parse(client.get(f"{PAGE}/{job.id}"))
+    assert "atomic import stored nothing" in one(soup, ".job-error").get_text()
+    assert "and stored nothing" in one(soup, ".job-status-text").get_text()
+    assert attr(one(soup, "#job progress"), "value") == "0.4000"
+    assert one(soup, ".fact-atomic").get_text() == "yes"
+    assert one(soup, "#job").get("hx-trigger") is None
+
+
+def test_the_fragment_is_the_block_and_polls_only_while_unfinished(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    job = _job(
+        session,
+        ds,
+        tmp_path,
+        status="running",
+        bytes_done=500,
+        finished_at=None,
+        report=_report(received=4, created=4),
+    )
+    url = f"{PAGE}/{job.id}"
+
+    full = parse(client.get(url))
+    assert attr(one(full, ".job-refresh"), "href") == url  # without JavaScript
+
+    fragment = client.get(url, headers=HX)
+    assert fragment.status_code == 200
+    assert "HX-Request" in fragment.headers["vary"]
+    assert fragment.text.lstrip().startswith('<div id="job"')
+    assert "<html" not in fragment.text and "<h1" not in fragment.text
+    wrapper = one(parse(fragment), "#job")
+    assert (attr(wrapper, "hx-get"), attr(wrapper, "hx-trigger")) == (url, "every 1s")
+    assert attr(wrapper, "hx-swap") == "outerHTML"
+    assert attr(one(wrapper, "progress"), "value") == "0.2500"
+    assert one(wrapper, ".progress-text strong").get_text() == "25%"
+
+    job.status, job.bytes_done, job.finished_at = "succeeded", 2000, utcnow()
+    job.report = _report(received=8, created=8)
+    session.flush()
+    done = one(parse(client.get(url, headers=HX)), "#job")
+    assert done.get("hx-trigger") is None and done.get("hx-get") is None
+    assert attr(done, "data-status") == "succeeded"
+    assert one(done, '[data-count="created"] dd').get_text() == "8"
+
+
+def test_the_upload_page_lists_recent_jobs_and_refreshes_while_one_runs(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    done = _job(session, ds, tmp_path, report=_report(created=3, rejected=2))
+    running = _job(session, ds, tmp_path, status="queued", bytes_done=0, finished_at=None)
+    soup = parse(client.get(PAGE))
+    rows = soup.select(".import-row")
+    assert [attr(r, "id") for r in rows] == [f"import-{running.id}", f"import-{done.id}"]
+    assert attr(one(rows[1], ".import-file a"), "href") == f"{PAGE}/{done.id}"
+    assert one(rows[1], ".count-created").get_text() == "3"
+    assert one(rows[1], ".count-rejected").get_text() == "2"
+    assert classes(one(rows[0], ".badge"))[-1] == "status-queued"
+    section = one(soup, "#imports")
+    assert attr(section, "hx-trigger") == "every 2s"
+
+    running.status, running.finished_at = "succeeded", utcnow()
+    session.flush()
+    fragment = client.get(PAGE, headers=HX)
+    assert fragment.text.lstrip().startswith('<section id="imports"')
+    assert one(parse(fragment), "#imports").get("hx-trigger") is None
+
+
+def test_only_importers_see_the_pages_answering_as_the_api_does(
+    clients: ClientFactory, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    make_dataset(session, "other")
+    job = _job(session, ds, tmp_path)
+    files = {"file": ("x.jsonl", LINES, "application/octet-stream")}
+    member = clients.signed_in("annotator", member_of=[ds])
+    stranger = clients.signed_in("annotator")
+    for browser, expected in ((member, 403), (stranger, 404)):
+        for path in (PAGE, f"{PAGE}/{job.id}"):
+            assert browser.get(path).status_code == expected
+            assert browser.get("/api/v1" + path).status_code == expected
+        assert browser.post(PAGE, files=files).status_code == expected
+    assert _jobs(session) == [job]
+    admin = clients.signed_in("admin")
+    assert admin.get(f"/datasets/other/imports/{job.id}").status_code == 404
+    assert admin.get(f"{PAGE}/{job.id + 1000}").status_code == 404
+    assert clients.anonymous().get(PAGE, follow_redirects=False).status_code == 303
+
+
+def test_hostile_filenames_and_reasons_are_text(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    report = _report(received=1, rejected=1, errors=[{"index": 1, "error": HOSTILE}])
+    job = _job(session, ds, tmp_path, filename=f"{HOSTILE}.jsonl", report=report, error=HOSTILE)
+    for url in (f"{PAGE}/{job.id}", PAGE):
+        soup = parse(client.get(url))
+        assert executable_parts(soup) == []
+        assert HOSTILE in soup.get_text()
+    soup = parse(client.get(f"{PAGE}/{job.id}"))
+    assert one(soup, ".problem-reason").get_text() == HOSTILE
+    assert one(soup, ".job-filename").get_text() == f"{HOSTILE}.jsonl"
+    assert HOSTILE in one(soup, ".job-error").get_text()
+
+    uploaded = client.post(
+        PAGE, files={"file": (f"{HOSTILE}.jsonl", LINES, "application/octet-stream")}
+    )
+    assert uploaded.status_code == 200  # followed the redirect to the new job's page
+    assert executable_parts(parse(uploaded)) == []
+    assert one(parse(uploaded), ".job-filename").get_text() == f"{HOSTILE}.jsonl"
