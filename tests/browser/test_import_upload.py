@@ -1,0 +1,134 @@
+"""Importing a file from the browser: upload, watch the job finish without a reload, find the data.
+
+These tests run their own server (the shared one runs no jobs) with the worker thread on, so the
+import really runs in-process on SQLite, as `sift serve` does by default.
+"""
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect
+
+from app import worker
+from app.config import Settings
+from app.main import create_app
+from tests.browser.conftest import (
+    LiveServer,
+    _demo_database,
+    _free_port,
+    _with_csp,
+    screenshot,
+)
+
+pytestmark = pytest.mark.browser
+
+DATASET = "support-drafts"
+GOOD = [
+    {"instruction": "How do I reset my Quokkapay password?", "output": "Open Settings."},
+    {"instruction": "Can I get a refund after 30 days?", "output": "Within 60 days, yes."},
+    {"instruction": "Where is my parcel?", "output": "Use the tracking link in the email."},
+    {"instruction": "Do you ship to Iceland?", "output": "Yes, within five working days."},
+    {"instruction": "How do I close my account?", "output": "Write to support; it takes a day."},
+    {"instruction": "Is there a student discount?", "output": "Yes: 20% with a student email."},
+]
+
+
+def _jsonl_with_two_bad_lines(path: Path) -> Path:
+    """Eight lines: line 3 is not JSON, line 6 has no instruction; the other six are good."""
+    lines = [json.dumps(record) for record in GOOD]
+    lines.insert(2, '{"instruction": "broken line", ')
+    lines.insert(5, json.dumps({"question": "not alpaca", "answer": "?"}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A running Sift with the demo data whose worker thread runs import jobs."""
+    tmp = tmp_path_factory.mktemp("browser-imports")
+    url, token = _demo_database(tmp)
+    settings = Settings(database_url=url, home=tmp, secret_key="i" * 48, run_worker=True)
+    config = uvicorn.Config(
+        _with_csp(create_app(settings)),
+        host="127.0.0.1",
+        port=_free_port(),
+        log_level="warning",
+        ws="none",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{config.port}", token)
+    server.should_exit = True
+    thread.join(timeout=40)
+
+
+@pytest.fixture
+def job_gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Jobs wait for this event before they start, so the test sees a job still waiting."""
+    gate = threading.Event()
+    run: Callable[..., None] = worker._run
+
+    def gated_run(*args: object) -> None:
+        gate.wait(timeout=30)
+        run(*args)
+
+    monkeypatch.setattr(worker, "_run", gated_run)
+    yield gate
+    gate.set()
+
+
+def test_upload_watch_the_job_finish_and_find_the_examples(
+    page: Page, tmp_path: Path, job_gate: threading.Event
+) -> None:
+    page.goto(f"/datasets/{DATASET}")
+    page.get_by_role("link", name="Import").click()
+    expect(page).to_have_url(re.compile(rf"/datasets/{DATASET}/imports$"))
+    expect(page.locator("h1")).to_have_text("Import into Support replies (drafts)")
+
+    upload = _jsonl_with_two_bad_lines(tmp_path / "support-faq.jsonl")
+    page.locator("#import-file").set_input_files(upload)
+    expect(page.locator("#import-format option")).to_have_count(6)
+    screenshot(page, "06-import-upload")
+    page.get_by_role("button", name="Upload and import").click()
+
+    expect(page).to_have_url(re.compile(rf"/datasets/{DATASET}/imports/\d+$"))
+    job = page.locator("#job")
+    expect(job).to_have_attribute("data-status", "queued")
+    expect(job).to_have_attribute("hx-trigger", "every 1s")
+    # A marker on window survives htmx swaps but not a page load.
+    page.evaluate("window.__noReload = true")
+    job_gate.set()
+
+    expect(job).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    assert page.evaluate("window.__noReload") is True
+    expect(job).not_to_have_attribute("hx-trigger", re.compile(".*"))
+    counts = {
+        name: page.locator(f'.job-count[data-count="{name}"] dd').inner_text()
+        for name in ("received", "created", "duplicates", "rejected")
+    }
+    assert counts == {"received": "8", "created": "6", "duplicates": "0", "rejected": "2"}
+    expect(page.locator(".problem-row .col-number")).to_have_text(["3", "6"])
+    expect(page.locator(".problem-row").nth(1)).to_contain_text("instruction: missing")
+    expect(page.locator(".progress-text strong")).to_have_text("100%")
+    expect(page.locator(".fact-format")).to_have_text("alpaca")
+    screenshot(page, "07-import-finished")
+
+    page.get_by_role("link", name="Support replies (drafts)").click()
+    page.locator("#q").fill("Quokkapay")
+    expect(page.locator(".result-count strong")).to_have_text("1")
+    expect(page.locator(".example-row .prompt-link")).to_have_text(
+        "How do I reset my Quokkapay password?"
+    )
