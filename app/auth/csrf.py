@@ -59,11 +59,10 @@ _rendering: ContextVar[Request | None] = ContextVar("sift_rendering_request", de
 
 
 def template_context(request: Request) -> dict[str, Any]:
-    """Context processor: the signed-in user and the CSRF token, on every page."""
+    """Context processor: who is signed in (a `Viewer`: username, role) and the CSRF token."""
     _rendering.set(request)
-    caller = getattr(request.state, "caller", None)
     return {
-        "current_user": caller.user if caller is not None else None,
+        "current_user": getattr(request.state, "viewer", None),
         "csrf_token": csrf_token(request),
     }
 

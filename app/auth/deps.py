@@ -43,7 +43,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.auth.cookies import SESSION_COOKIE
 from app.auth.headers import SecurityHeadersMiddleware
-from app.auth.permissions import Action, Caller, ensure
+from app.auth.permissions import Action, Caller, Viewer, ensure
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import SiftError
@@ -84,6 +84,7 @@ def _authenticate(request: Request, session: SessionDep) -> Caller | None:
         if login is not None:
             caller = Caller(login.user)
     request.state.caller = caller
+    request.state.viewer = Viewer.of(caller) if caller is not None else None
     return caller
 
 

@@ -103,6 +103,23 @@ class Caller:
         return self.token.dataset_id if self.token is not None else None
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in, as pages show it (`current_user` in templates).
+
+    Copied from the user when the request is authenticated, so an error page rendered after
+    the request's session has rolled back and closed can still show it.
+    """
+
+    username: str
+    role: str
+
+    @classmethod
+    def of(cls, caller: Caller) -> "Viewer":
+        """The caller's name and role."""
+        return cls(caller.user.username, caller.user.role)
+
+
 def may_see(caller: Caller, dataset_id: int, is_member: bool) -> bool:
     """Whether the caller can see a dataset, given whether the user is one of its members."""
     restricted = caller.token_dataset_id

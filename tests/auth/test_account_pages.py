@@ -1,10 +1,14 @@
 """The users, user, members and account pages, through their forms."""
 
+from collections.abc import Iterator
+
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.db import get_session
 from app.repositories import auth as repo
-from tests.auth.clients import PASSWORD, ClientFactory, form_token, make_user
+from tests.auth.clients import PASSWORD, ClientFactory, form_token, make_user, sign_in
 from tests.factories import make_dataset
 from tests.web.html import one, parse
 
@@ -98,3 +102,28 @@ def test_nav_shows_admin_links_to_admins_only(
     soup = parse(anon_client.get("/login"))
     assert soup.select(".logout-form") == [] and soup.select(".user-name") == []
     assert one(parse(client.get("/datasets")), ".user-name")["href"] == "/account"
+
+
+def test_error_pages_of_a_signed_in_user_render_after_the_session_closed(
+    app: FastAPI, session: Session
+) -> None:
+    """Exception handlers run after get_session rolled back and closed (as in production)."""
+    connection = session.connection()
+
+    def closing_session() -> Iterator[Session]:
+        request_session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield request_session
+        finally:
+            request_session.rollback()
+            request_session.close()
+
+    app.dependency_overrides[get_session] = closing_session
+    admin = make_user(session, "root", "admin")
+    with TestClient(app) as browser:
+        sign_in(browser, session, admin)
+        response = browser.get("/datasets/no-such-dataset")
+        assert response.status_code == 404
+        soup = parse(response)
+        assert one(soup, ".user-name").get_text() == "root"
+        assert one(soup, "h1").get_text() == "Not found"

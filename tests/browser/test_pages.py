@@ -128,11 +128,6 @@ def test_without_javascript_forms_and_links_still_work(
     context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="error pages of a signed-in user fail with DetachedInstanceError: template_context "
-    "(app/auth/csrf.py) reads caller.user after get_session has rolled back and closed",
-)
 def test_unknown_pages_are_404_pages(page: Page, page_log: PageLog) -> None:
     response = page.goto("/datasets/demo/examples/999999")
     assert response is not None and response.status == 404
