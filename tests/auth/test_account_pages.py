@@ -127,3 +127,12 @@ def test_error_pages_of_a_signed_in_user_render_after_the_session_closed(
         soup = parse(response)
         assert one(soup, ".user-name").get_text() == "root"
         assert one(soup, "h1").get_text() == "Not found"
+
+
+def test_dataset_page_links_members_for_those_who_manage(
+    client: TestClient, clients: ClientFactory, session: Session
+) -> None:
+    ds = make_dataset(session, "ds")
+    assert one(parse(client.get("/datasets/ds")), ".members-link")["href"] == "/datasets/ds/members"
+    member = clients.signed_in("annotator", member_of=[ds])
+    assert parse(member.get("/datasets/ds")).select(".members-link") == []
