@@ -49,7 +49,7 @@ def create_dataset(
 
 
 def get_dataset(session: Session, slug: str) -> Dataset:
-    """The dataset with this slug, or NotFound."""
+    """The dataset with this slug, or NotFound (the CLI; a request uses `visible_dataset`)."""
     dataset = repositories.get_dataset(session, slug)
     if dataset is None:
         raise NotFound(f"no dataset {slug!r}")
@@ -63,7 +63,7 @@ def summarise(session: Session, datasets: list[Dataset]) -> list[DatasetSummary]
 
 
 def list_datasets(session: Session) -> list[DatasetSummary]:
-    """Every dataset with its counts."""
+    """Every dataset with its counts (the CLI; a request uses `visible_datasets`)."""
     return summarise(session, repositories.list_datasets(session))
 
 
