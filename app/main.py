@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         dependencies=[Depends(csrf_protect)],
+        docs_url=None,  # served by app.web.docs from static/, under the CSP
+        redoc_url=None,
     )
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
