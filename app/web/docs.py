@@ -3,12 +3,13 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from app.auth.deps import CurrentUser
 from app.templating import render
 
 router = APIRouter()
 
 
 @router.get("/docs")
-def api_docs(request: Request) -> HTMLResponse:
+def api_docs(request: Request, caller: CurrentUser) -> HTMLResponse:
     """Interactive reference of the JSON API, built from /openapi.json."""
     return render(request, "docs.html", {})
