@@ -51,7 +51,7 @@ class ImportOptions:
     columns: dict[str, str] = field(default_factory=dict)
     atomic: bool = False
     batch_size: int = 2000
-    workers: int | None = None  # None: one per core, when the file is large enough
+    workers: int | None = None  # None: one per core but one, when the file is large enough
 
 
 def parse_import_options(
@@ -95,7 +95,8 @@ def _executor(workers: int) -> Executor | None:
 def _worker_count(options: ImportOptions, size: int) -> int:
     if options.workers is not None:
         return options.workers
-    return (os.cpu_count() or 1) if size >= PARALLEL_FROM_BYTES else 0
+    # This process and the database server keep one core busy; the others prepare batches.
+    return max(1, (os.cpu_count() or 1) - 1) if size >= PARALLEL_FROM_BYTES else 0
 
 
 def _records(
