@@ -2,6 +2,7 @@
 
 import base64
 import json
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -135,7 +136,7 @@ class StagedRow(NamedTuple):
     external_id: str | None
     content_hash: str
     values: tuple[Any, ...]  # in STAGE_COLUMNS order
-    search: str
+    search: str | bytes
 
 
 @dataclass
@@ -158,6 +159,7 @@ STAGE_COLUMNS = (
     "language",
 )
 _COLUMNS = ", ".join(STAGE_COLUMNS)
+_JSONB_COLUMNS = ("messages", "alternatives", "tools", "metadata")
 
 
 def upsert_examples(
@@ -203,8 +205,8 @@ def upsert_examples(
             )
         }
     if not postgres:
-        by_hash = {row.content_hash: row.search for row in rows}
-        by_ext = {row.external_id: row.search for row in rows}
+        by_hash = {row.content_hash: str(row.search) for row in rows}
+        by_ext = {row.external_id: str(row.search) for row in rows}
         _write_fts(
             session,
             [(i, by_hash[h]) for h, i in inserted.items()]
@@ -250,8 +252,32 @@ def _stage_sqlite(session: Session, rows: list[StagedRow]) -> None:
     )
 
 
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_COPY_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"
+_FIELDS = struct.pack(">h", len(STAGE_COLUMNS) + 1)
+_JSON_AT = frozenset(i for i, c in enumerate(STAGE_COLUMNS) if c in _JSONB_COLUMNS)
+
+
+def _binary_field(value: Any, jsonb: bool) -> bytes:
+    if value is None:
+        return _NULL
+    if isinstance(value, bool):
+        data = b"\x01" if value else b"\x00"
+    else:
+        data = (b"\x01" if jsonb else b"") + value.encode()  # jsonb: version 1, then the text
+    return struct.pack(">i", len(data)) + data
+
+
+def _binary_row(row: StagedRow) -> bytes:
+    fields = [_binary_field(v, i in _JSON_AT) for i, v in enumerate(row.values)]
+    search = row.search if isinstance(row.search, bytes) else row.search.encode()
+    return b"".join([_FIELDS, *fields, struct.pack(">i", len(search)), search])
+
+
 def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
-    """COPY the batch into a temporary staging table (psycopg 3), search vectors included."""
+    """Binary COPY of the batch into a temporary staging table (psycopg 3), search vectors
+    included in tsvector's binary form."""
     connection = session.connection().connection.driver_connection
     assert connection is not None
     with connection.cursor() as cursor:
@@ -261,9 +287,12 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
             " metadata jsonb, language text, search_vector tsvector)"
         )
         cursor.execute("TRUNCATE sift_stage RESTART IDENTITY")
-        with cursor.copy(f"COPY sift_stage ({_COLUMNS}, search_vector) FROM STDIN") as copy:
+        statement = f"COPY sift_stage ({_COLUMNS}, search_vector) FROM STDIN (FORMAT BINARY)"
+        with cursor.copy(statement) as copy:
+            copy.write(_COPY_SIGNATURE)
             for row in rows:
-                copy.write_row((*row.values, row.search))
+                copy.write(_binary_row(row))
+            copy.write(_COPY_TRAILER)
 
 
 def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) -> None:

@@ -12,6 +12,7 @@ a gap separates CJK runs so that no phrase matches across punctuation, words or 
 """
 
 import re
+import struct
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ MAX_POSITION = 16383  # Postgres keeps positions up to this
 # Stands between two CJK runs in SQLite's token stream; never produced by a query.
 GAP = "_"
 _POS = [str(i) for i in range(MAX_POSITION + 1)]
+# Postgres refuses a tsvector whose lexemes pass 1 MB: an example with more distinct words than
+# fit in this budget is searchable by its first ones (16,383 CJK bigrams at most, likewise).
+MAX_TSVECTOR_BYTES = 900_000
 
 
 @dataclass(slots=True)
@@ -37,6 +41,18 @@ class Analyzed:
 
     words: list[str] = field(default_factory=list)
     grams: list[str] = field(default_factory=list)
+
+    def index_words(self) -> list[str]:
+        """The distinct words in order of appearance, as many as fit the index's size budget
+        (Postgres keeps at most 1 MB of lexemes; SQLite is cut the same way so both agree)."""
+        kept: list[str] = []
+        size = 0
+        for word in dict.fromkeys(self.words):
+            size += len(word.encode()) + 3
+            if size > MAX_TSVECTOR_BYTES:
+                break
+            kept.append(word)
+        return kept
 
     def add(self, text: str) -> None:
         """Analyze one more text (a message) into this example's tokens."""
@@ -78,7 +94,8 @@ def query_units(query: str) -> list[list[str]]:
 
 def to_tsvector_literal(doc: Analyzed) -> str:
     """A Postgres tsvector literal, built without Postgres' own parser or dictionaries."""
-    words = "'" + "' '".join(set(doc.words)) + "'" if doc.words else ""
+    kept = doc.index_words()
+    words = "'" + "' '".join(kept) + "'" if kept else ""
     if not doc.grams:
         return words
     positions: dict[str, list[str]] = {}
@@ -89,6 +106,20 @@ def to_tsvector_literal(doc: Analyzed) -> str:
     return f"{words} {grams}" if words else grams
 
 
+def to_tsvector_binary(doc: Analyzed) -> bytes:
+    """The same tsvector in Postgres' binary wire format (for binary COPY): the server skips
+    parsing text, which costs it more than everything else in the staging COPY."""
+    parts = [word.encode() + b"\x00\x00\x00" for word in doc.index_words()]  # NUL, 0 positions
+    positions: dict[str, list[int]] = {}
+    for pos, gram in enumerate(doc.grams[:MAX_POSITION], start=1):
+        if gram != GAP:
+            positions.setdefault(gram, []).append(pos)
+    for gram, found in positions.items():
+        kept = found[:256]
+        parts.append(gram.encode() + b"\x00" + struct.pack(f">{len(kept) + 1}H", len(kept), *kept))
+    return struct.pack(">i", len(parts)) + b"".join(parts)
+
+
 def to_tsquery_literal(units: list[list[str]]) -> str:
     """A Postgres tsquery: the AND of the units, each a <-> phrase."""
     return " & ".join("(" + " <-> ".join(f"'{t}'" for t in unit) + ")" for unit in units)
@@ -96,7 +127,7 @@ def to_tsquery_literal(units: list[list[str]]) -> str:
 
 def to_fts5_text(doc: Analyzed) -> str:
     """The text stored in SQLite FTS5, whose tokenizer only splits it on spaces."""
-    return " ".join(doc.words) + " " + " ".join(doc.grams[:MAX_POSITION])
+    return " ".join(doc.index_words()) + " " + " ".join(doc.grams[:MAX_POSITION])
 
 
 def to_fts5_query(units: list[list[str]]) -> str:

@@ -72,7 +72,7 @@ def stage_examples(items: list[CanonicalExample], postgres: bool) -> list[Staged
             _json(item.metadata),
             language,
         )
-        search = analyzer.to_tsvector_literal(doc) if postgres else analyzer.to_fts5_text(doc)
+        search = analyzer.to_tsvector_binary(doc) if postgres else analyzer.to_fts5_text(doc)
         staged.append(StagedRow(item.external_id, values[1], values, search))
     return staged
 
