@@ -71,7 +71,8 @@ def tree_rss_kb(pid: int) -> int:
         p = stack.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            total += int(next(l for l in status.splitlines() if l.startswith("VmRSS")).split()[1])
+            rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+            total += int(rss.split()[1])
             children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
         except (OSError, StopIteration):
             continue
@@ -108,8 +109,9 @@ def search_count(env: dict[str, str], url: str, word: str) -> tuple[int, float]:
         "n = repositories.count_examples(s, ds.id, repositories.ExampleFilters(q=sys.argv[2]))\n"
         "print(n, time.perf_counter() - t)\n"
     )
-    out = subprocess.run([PY, "-c", code, url, word], env=env, capture_output=True, text=True,
-                         cwd=ROOT, check=True).stdout.split()
+    out = subprocess.run(
+        [PY, "-c", code, url, word], env=env, capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.split()
     return int(out[0]), float(out[1])
 
 
@@ -120,9 +122,14 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
     sift(env, "datasets", "create", "bench")
     peak = 0
     start = time.perf_counter()
-    proc = subprocess.Popen([*SIFT, "import", str(path), "--dataset", "bench", "--quiet"],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [*SIFT, "import", str(path), "--dataset", "bench", "--quiet"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while proc.poll() is None:
         peak = max(peak, tree_rss_kb(proc.pid))
         time.sleep(0.2)
@@ -132,8 +139,14 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
         sys.exit(f"import failed:\n{err}")
     # The index is written in each batch's transaction: searchable as soon as the batch commits.
     found, search_s = search_count(env, url, word)
-    return {"rate": n / elapsed, "seconds": elapsed, "peak_mb": peak / 1024, "found": found,
-            "search_s": search_s, "summary": out.strip()}
+    return {
+        "rate": n / elapsed,
+        "seconds": elapsed,
+        "peak_mb": peak / 1024,
+        "found": found,
+        "search_s": search_s,
+        "summary": out.strip(),
+    }
 
 
 def free_port() -> int:
@@ -144,17 +157,25 @@ def free_port() -> int:
 
 def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> dict[str, float]:
     url = fresh_url(backend, "sift_bench_push", work)
-    env = {**os.environ, "SIFT_DATABASE_URL": url, "SIFT_HOME": str(work / "home_push"),
-           "SIFT_RUN_WORKER": "false"}
+    env = {
+        **os.environ,
+        "SIFT_DATABASE_URL": url,
+        "SIFT_HOME": str(work / "home_push"),
+        "SIFT_RUN_WORKER": "false",
+    }
     sift(env, "db", "upgrade")
     sift(env, "datasets", "create", "bench")
     sift(env, "users", "create", "pusher", "--role", "lead", "--service")
     token = sift(env, "tokens", "create", "--user", "pusher", "--scope", "write").strip()
     port = free_port()
     workers = "2" if backend == "postgres" else "1"
-    server = subprocess.Popen([*SIFT, "serve", "--port", str(port), "--workers", workers],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*SIFT, "serve", "--port", str(port), "--workers", workers],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -163,17 +184,21 @@ def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> di
             except OSError:
                 time.sleep(0.1)
         lines = path.read_text(encoding="utf-8").splitlines()[:n]
-        batches = [("[" + ",".join(lines[i:i + 1000]) + "]").encode()
-                   for i in range(0, len(lines), 1000)]
+        batches = [
+            ("[" + ",".join(lines[i : i + 1000]) + "]").encode() for i in range(0, len(lines), 1000)
+        ]
         created = [0]
         lock = threading.Lock()
 
         def client(mine: list[bytes]) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             for body in mine:
-                conn.request("POST", "/api/v1/datasets/bench/examples:bulk", body,
-                             {"Authorization": f"Bearer {token}",
-                              "Content-Type": "application/json"})
+                conn.request(
+                    "POST",
+                    "/api/v1/datasets/bench/examples:bulk",
+                    body,
+                    {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                )
                 response = conn.getresponse()
                 data = json.loads(response.read())
                 if response.status != 200:
@@ -181,8 +206,9 @@ def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> di
                 with lock:
                     created[0] += data["created"]
 
-        threads = [threading.Thread(target=client, args=(batches[i::clients],))
-                   for i in range(clients)]
+        threads = [
+            threading.Thread(target=client, args=(batches[i::clients],)) for i in range(clients)
+        ]
         start = time.perf_counter()
         for t in threads:
             t.start()
@@ -207,23 +233,29 @@ def main() -> None:
     work.mkdir(exist_ok=True)
     path, meta = generate(args.n, work)
     size_mb = path.stat().st_size / 1e6
-    print(f"data: {args.n} examples, {size_mb:.0f} MB ({meta['duplicates']} duplicates, "
-          f"{meta['zh']} Chinese, {meta['search_hits']} with '{meta['search_word']}'); "
-          f"{os.cpu_count()} cores")
+    print(
+        f"data: {args.n} examples, {size_mb:.0f} MB ({meta['duplicates']} duplicates, "
+        f"{meta['zh']} Chinese, {meta['search_hits']} with '{meta['search_word']}'); "
+        f"{os.cpu_count()} cores"
+    )
     if "postgres" in args.backends:
         print(f"postgres plain COPY of the same rows: {plain_copy(path, args.n):,.0f} rows/s")
     for backend in args.backends.split(","):
         r = bench_import(backend, path, args.n, work, meta["search_word"])
-        print(f"{backend} CLI import: {r['rate']:,.0f} examples/s ({r['seconds']:.1f} s), "
-              f"peak memory {r['peak_mb']:.0f} MB (process tree); search index written in "
-              f"the same transaction (searchable at commit); '{meta['search_word']}' finds "
-              f"{r['found']} in {r['search_s'] * 1000:.0f} ms")
+        print(
+            f"{backend} CLI import: {r['rate']:,.0f} examples/s ({r['seconds']:.1f} s), "
+            f"peak memory {r['peak_mb']:.0f} MB (process tree); search index written in "
+            f"the same transaction (searchable at commit); '{meta['search_word']}' finds "
+            f"{r['found']} in {r['search_s'] * 1000:.0f} ms"
+        )
         print(f"    {r['summary']}")
         if not args.skip_push:
             m = args.push_n or min(args.n, 100_000)
             p = bench_push(backend, path, m, work, args.clients)
-            print(f"{backend} REST push: {p['rate']:,.0f} examples/s ({m} in batches of 1000, "
-                  f"{args.clients} clients, {p['seconds']:.1f} s, {p['created']} created)")
+            print(
+                f"{backend} REST push: {p['rate']:,.0f} examples/s ({m} in batches of 1000, "
+                f"{args.clients} clients, {p['seconds']:.1f} s, {p['created']} created)"
+            )
     shutil.rmtree(work / "home", ignore_errors=True)
 
 
