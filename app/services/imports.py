@@ -22,7 +22,7 @@ from typing import IO
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import InvalidInput
-from app.formats import FORMATS, FormatError, detect
+from app.formats import FORMATS, FormatError
 from app.formats.containers import CONTAINERS, read_records
 from app.formats.records import BadRecord, Record
 from app.models import Dataset
@@ -32,6 +32,7 @@ from app.services.ingest import (
     Limits,
     PreparedBatch,
     batched,
+    detect_format,
     prepare_batch,
     store_prepared,
 )
@@ -110,15 +111,10 @@ def _records(
 def _detect_format(first: list[Record | BadRecord], options: ImportOptions) -> str | None:
     if options.fmt is not None:
         return options.fmt
-    record = next((r for r in first if isinstance(r, Record)), None)
-    if record is None:
-        return None
     try:
-        return detect(record.data)
+        return detect_format(first)
     except FormatError as exc:
-        raise ImportFailed(
-            f"could not tell the format from record {record.number}: {exc}"
-        ) from None
+        raise ImportFailed(str(exc)) from None
 
 
 def _prepared(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.canonical import CanonicalExample
 from app.config import Settings
-from app.formats import FormatError, parse_record
+from app.formats import FormatError, detect, parse_record
 from app.formats.records import BadRecord, Record
 from app.models import Dataset
 from app.repositories import StagedRow
@@ -192,6 +192,18 @@ def store_prepared(session: Session, dataset: Dataset, batch: PreparedBatch) -> 
     for index, reason in result.duplicates:
         report.duplicate(Problem(batch.numbers[index], reason))
     return report
+
+
+def detect_format(items: list[Record | BadRecord]) -> str | None:
+    """The format of the first readable record, or None when there is none; a FormatError
+    names that record when no format fits it."""
+    record = next((item for item in items if isinstance(item, Record)), None)
+    if record is None:
+        return None
+    try:
+        return detect(record.data)
+    except FormatError as exc:
+        raise FormatError(f"could not tell the format from record {record.number}: {exc}") from None
 
 
 def batched(records: Iterable[Record | BadRecord], size: int) -> Iterator[list[Record | BadRecord]]:

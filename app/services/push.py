@@ -9,14 +9,20 @@ from sqlalchemy.orm import Session
 
 from app.auth.permissions import Caller
 from app.errors import InvalidInput, SiftError
-from app.formats import FORMATS, FormatError, detect
+from app.formats import FORMATS, FormatError
 from app.formats.containers import read_records
 from app.formats.records import BadRecord, Record
 from app.models import Dataset, IdempotencyKey
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
 from app.services.examples import is_postgres
-from app.services.ingest import IngestReport, Limits, prepare_batch, store_prepared
+from app.services.ingest import (
+    IngestReport,
+    Limits,
+    detect_format,
+    prepare_batch,
+    store_prepared,
+)
 
 
 class PayloadTooLarge(SiftError):
@@ -83,13 +89,10 @@ def _resolve_format(items: list[Record | BadRecord], fmt: str | None) -> str | N
         if fmt not in FORMATS:
             raise InvalidInput("format", f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
         return fmt
-    first = next((item for item in items if isinstance(item, Record)), None)
-    if first is None:
-        return None
     try:
-        return detect(first.data)
+        return detect_format(items)
     except FormatError as exc:
-        raise InvalidInput(f"items[{first.number}]", str(exc)) from None
+        raise InvalidInput("body", f"{exc}; or name it with ?format=") from None
 
 
 def replay(
