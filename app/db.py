@@ -1,11 +1,12 @@
 """Engine, session factory and the request-scoped session dependency."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -47,6 +48,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after the route commits."""
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+T = TypeVar("T")
+# Postgres gives up one of two transactions that wait on each other (two bulk writes that
+# share content, locking the same unique keys in opposite orders); running it again is safe.
+RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+def commit_retrying(session: Session, work: Callable[[], T], attempts: int = 4) -> T:
+    """Run `work` and commit it as one transaction, again from the start (after a rollback)
+    when the database aborted it for a deadlock or a serialization failure."""
+    for attempt in range(1, attempts + 1):
+        try:
+            result = work()
+            session.commit()
+            return result
+        except DBAPIError as exc:
+            session.rollback()
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in RETRY_SQLSTATES or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
-from app.db import SessionDep
+from app.db import SessionDep, commit_retrying
 from app.errors import Conflict, InvalidInput
 from app.services import datasets, push
 from app.services.ingest import Limits
@@ -72,13 +72,14 @@ def push_examples(
     push_request = push.PushRequest(
         body, content_type in NDJSON_TYPES, format, atomic, idempotency_key
     )
-    outcome = push.push_examples(
-        session, caller, dataset, push_request, Limits.of(settings), settings.max_bulk_items
-    )
     try:
-        session.commit()
+        outcome = commit_retrying(
+            session,
+            lambda: push.push_examples(
+                session, caller, dataset, push_request, Limits.of(settings), settings.max_bulk_items
+            ),
+        )
     except IntegrityError:  # the same Idempotency-Key committed by a concurrent twin
-        session.rollback()
         replayed = push.replay(session, caller, dataset, push_request)
         if replayed is None:
             raise Conflict("the push clashed with a concurrent one; retry it") from None

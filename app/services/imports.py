@@ -16,11 +16,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import commit_retrying
 from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
 from app.formats.containers import CONTAINERS, read_records
@@ -142,6 +144,23 @@ def _prepared(
         yield pending.popleft().result()
 
 
+def _store_batch(
+    session: Session,
+    dataset: Dataset,
+    prepared: PreparedBatch,
+    so_far: IngestReport,
+    on_batch: BatchHook | None,
+    bytes_read: int,
+) -> IngestReport:
+    batch = store_prepared(session, dataset, prepared)
+    if on_batch is not None:
+        total = IngestReport()
+        total.merge(so_far)
+        total.merge(batch)
+        on_batch(session, total, prepared.last_number, bytes_read)
+    return batch
+
+
 def import_file(
     make_session: sessionmaker[Session],
     dataset_id: int,
@@ -164,13 +183,14 @@ def import_file(
         try:
             batches = batched(_records(stream, options, resume_after), options.batch_size)
             for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
-                report.merge(store_prepared(session, dataset, prepared))
                 if options.atomic:
+                    report.merge(store_prepared(session, dataset, prepared))
                     session.flush()
                 else:
-                    if on_batch is not None:
-                        on_batch(session, report, prepared.last_number, stream.tell())
-                    session.commit()
+                    store = partial(
+                        _store_batch, session, dataset, prepared, report, on_batch, stream.tell()
+                    )
+                    report.merge(commit_retrying(session, store))
                 if progress is not None:
                     progress(stream.tell(), report)
         except FormatError as exc:

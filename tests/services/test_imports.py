@@ -245,3 +245,43 @@ def test_killed_import_keeps_whole_batches_and_reruns_without_duplicates(
     assert done.returncode == 0, done.stderr
     assert stored(make_session, dataset_id) == 6000
     assert f"{cut} duplicates" in done.stdout
+
+
+def test_concurrent_batches_sharing_content_both_succeed(
+    backend: str, make_session: sessionmaker[Session], dataset_id: int
+) -> None:
+    """Two writers storing the same examples in opposite orders lock the same unique keys in
+    opposite orders; the database aborts one, and it is run again instead of failing."""
+    import threading
+
+    from app.db import commit_retrying
+    from app.services.examples import stage_examples, store_staged
+    from tests.factories import chat
+
+    items = [chat(f"shared question {i}", f"answer {i}") for i in range(2000)]
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def write(batch: list[Any]) -> None:
+        try:
+            with make_session() as session:
+                dataset = session.get_one(Dataset, dataset_id)
+                staged = stage_examples(batch, backend == "postgres")
+                barrier.wait()
+                result = commit_retrying(session, lambda: store_staged(session, dataset, staged))
+                results.append(len(result.created))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(items,)),
+        threading.Thread(target=write, args=(items[::-1],)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sum(results) == 2000
+    assert stored(make_session, dataset_id) == 2000
