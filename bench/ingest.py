@@ -85,13 +85,13 @@ def plain_copy(path: Path, n: int) -> float:
     import psycopg
 
     url = fresh_url("postgres", "sift_bench_copy", Path(tempfile.gettempdir()))
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
     cols = ["id", "instruction", "input", "output", "source", "language", "category", "created_at"]
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn, path.open(encoding="utf-8") as lines:
         conn.execute(f"CREATE TABLE plain ({', '.join(c + ' text' for c in cols)})")
         start = time.perf_counter()
         with conn.cursor().copy(f"COPY plain ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in rows:
+            for line in lines:
+                row = json.loads(line)
                 copy.write_row([row[c] for c in cols])
         conn.commit()
         return n / (time.perf_counter() - start)
@@ -200,9 +200,10 @@ def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> di
                     {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 )
                 response = conn.getresponse()
-                data = json.loads(response.read())
+                raw = response.read()
                 if response.status != 200:
-                    raise SystemExit(f"push failed: {response.status} {data}")
+                    raise SystemExit(f"push failed: {response.status} {raw[:500]!r}")
+                data = json.loads(raw)
                 with lock:
                     created[0] += data["created"]
 
