@@ -177,6 +177,8 @@ def upsert_examples(
     (_stage_postgres if postgres else _stage_sqlite)(session, rows)
     params = {"d": dataset_id, "now": now}
     with_ids = any(row.external_id is not None for row in rows)
+    if with_ids:
+        _resolve_external_ids(session, params)
     updated = _update_from_stage(session, params, postgres) if with_ids else {}
     extra = ", search_vector" if postgres else ""
     inserted = {
@@ -197,11 +199,9 @@ def upsert_examples(
             ext: i
             for ext, i in session.execute(
                 text(
-                    "SELECT s.external_id, e.id FROM sift_stage s JOIN examples e"
-                    " ON e.dataset_id = :d AND e.external_id = s.external_id"
-                    " AND e.content_hash = s.content_hash"
-                ),
-                params,
+                    "SELECT external_id, target_id FROM sift_stage"
+                    " WHERE target_id IS NOT NULL AND target_hash = content_hash"
+                )
             )
         }
     if not postgres:
@@ -215,6 +215,28 @@ def upsert_examples(
     return UpsertOutcome(inserted, updated, unchanged)
 
 
+def _resolve_external_ids(session: Session, params: dict[str, Any]) -> None:
+    """Look up, row by row through the unique indexes, which staged rows name a stored
+    example and whether their content is already taken. Per-row subqueries are index probes
+    whatever the statistics say; a join here once scanned the whole table for every batch."""
+    session.execute(
+        text(
+            "UPDATE sift_stage SET (target_id, target_hash) = (SELECT e.id, e.content_hash"
+            " FROM examples e WHERE e.dataset_id = :d AND e.external_id = sift_stage.external_id)"
+            " WHERE external_id IS NOT NULL"
+        ),
+        params,
+    )
+    session.execute(
+        text(
+            "UPDATE sift_stage SET hash_taken = EXISTS (SELECT 1 FROM examples x"
+            " WHERE x.dataset_id = :d AND x.content_hash = sift_stage.content_hash)"
+            " WHERE target_id IS NOT NULL AND target_hash <> content_hash"
+        ),
+        params,
+    )
+
+
 def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool) -> dict[str, int]:
     assignments = ", ".join(f"{c} = s.{c}" for c in STAGE_COLUMNS if c != "external_id")
     if postgres:
@@ -223,9 +245,8 @@ def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool)
         text(
             f"UPDATE examples SET {assignments}, version = examples.version + 1,"
             " updated_at = :now FROM sift_stage s"
-            " WHERE examples.dataset_id = :d AND examples.external_id = s.external_id"
-            " AND examples.content_hash <> s.content_hash AND NOT EXISTS ("
-            "SELECT 1 FROM examples x WHERE x.dataset_id = :d AND x.content_hash = s.content_hash)"
+            " WHERE examples.id = s.target_id AND s.target_hash <> s.content_hash"
+            " AND NOT s.hash_taken"
             " RETURNING examples.external_id, examples.id"
         ),
         params,
@@ -238,7 +259,8 @@ def _stage_sqlite(session: Session, rows: list[StagedRow]) -> None:
         text(
             "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord INTEGER PRIMARY KEY,"
             " external_id TEXT, content_hash TEXT, messages TEXT, alternatives TEXT, tools TEXT,"
-            " label BOOLEAN, metadata TEXT, language TEXT)"
+            " label BOOLEAN, metadata TEXT, language TEXT,"
+            " target_id INTEGER, target_hash TEXT, hash_taken BOOLEAN)"
         )
     )
     session.execute(text("DELETE FROM sift_stage"))
@@ -284,7 +306,8 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord serial, external_id text,"
             " content_hash text, messages jsonb, alternatives jsonb, tools jsonb, label boolean,"
-            " metadata jsonb, language text, search_vector tsvector)"
+            " metadata jsonb, language text, search_vector tsvector,"
+            " target_id bigint, target_hash text, hash_taken boolean)"
         )
         cursor.execute("TRUNCATE sift_stage RESTART IDENTITY")
         # When this insert has to merge the GIN index's pending list, a larger work_mem lets
@@ -296,6 +319,9 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
             for row in rows:
                 copy.write(_binary_row(row))
             copy.write(_COPY_TRAILER)
+        # A temporary table has no statistics: without them the planner joins it to examples
+        # by scanning the whole table, which grows slower with every example stored.
+        cursor.execute("ANALYZE sift_stage")
 
 
 def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) -> None:
