@@ -5,6 +5,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from app.auth.commands import add_commands as add_account_commands
@@ -135,6 +136,14 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         code = func(args, settings or get_settings())
     except SiftError as exc:
         print(f"sift: {exc.message}", file=sys.stderr)
+        code = 2
+    except (OperationalError, ProgrammingError) as exc:
+        detail = str(exc.orig).strip().splitlines()[0]
+        print(
+            f"sift: the database answered: {detail}\n"
+            "sift: is SIFT_DATABASE_URL right, and is the schema migrated (`sift db upgrade`)?",
+            file=sys.stderr,
+        )
         code = 2
     if argv is None:
         sys.exit(code)

@@ -73,7 +73,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         )
     counts = ", ".join(
         f"{report.get(k, 0)} {k}"
-        for k in ("received", "created", "updated", "duplicates", "rejected")
+        for k in ("received", "created", "updated", "unchanged", "duplicates", "rejected")
     )
     print(f"import #{job_id} {job.status} (format {job.format}): {counts}")
     if job.error:

@@ -67,3 +67,10 @@ def test_postgres_urls_use_psycopg3() -> None:
     for url in ("postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db"):
         assert Settings(database_url=url).database_url == "postgresql+psycopg://u@h/db"
     assert Settings(home=Path("/x")).database_url == "sqlite:////x/sift.db"
+
+
+def test_an_unmigrated_database_gets_a_hint_not_a_traceback(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(cli_settings, "datasets", "list") == 2
+    assert "sift db upgrade" in capsys.readouterr().err
