@@ -3,7 +3,9 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class SiftError(Exception):
@@ -59,12 +61,37 @@ def _error_response(request: Request, status: int, message: str, detail: object 
     return render_error(request, status, message)
 
 
+class RejectNulBytes:
+    """Refuse a URL holding a NUL byte before any route sees it: no database stores one, and
+    Postgres refuses to compare against one (a 500 otherwise)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").lower()
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                request = Request(scope)
+                response = _error_response(request, 400, "the URL contains a NUL byte (%00)")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Turn domain and validation errors into 4xx responses, JSON or HTML by path."""
 
     @app.exception_handler(SiftError)
     async def _sift_error(request: Request, exc: SiftError) -> Response:
         return _error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        if "NUL" not in str(exc.orig):
+            raise exc
+        message = "a text field contains a NUL byte (\\u0000), which cannot be stored"
+        return _error_response(request, 422, message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -74,6 +101,8 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return _error_response(request, 422, message, errors)
+
+    app.add_middleware(RejectNulBytes)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,21 +1,31 @@
 """Pydantic shapes of what the JSON API sends and receives."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.canonical import check_text
 from app.models import Example
 from app.services.datasets import DatasetSummary
+
+# Ids in URLs, bounded by their columns so an absurd number is a 422, not a database error.
+BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+SmallId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+# Text a client sends: no NUL bytes or lone surrogates (no database stores them faithfully).
+Text = Annotated[str, AfterValidator(check_text)]
 
 
 class DatasetIn(BaseModel):
     """A new dataset."""
 
-    slug: str = Field(max_length=64)
-    name: str | None = Field(default=None, max_length=200)
-    description: str = Field(default="", max_length=20_000)
-    guidelines: str = Field(default="", max_length=200_000)
+    slug: Text = Field(max_length=64)
+    name: Text | None = Field(default=None, max_length=200)
+    description: Text = Field(default="", max_length=20_000)
+    guidelines: Text = Field(default="", max_length=200_000)
 
 
 class DatasetOut(BaseModel):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 from app.auth.deps import CurrentUser, require
 from app.auth.permissions import Action, Caller
 from app.db import SessionDep
-from app.schemas import DatasetIn, DatasetOut, ExampleOut, ExamplePage
+from app.schemas import BigId, DatasetIn, DatasetOut, ExampleOut, ExamplePage
 from app.services import browse, datasets
 from app.services.audit import record_audit
 
@@ -63,7 +63,9 @@ def list_examples(
 
 
 @router.get("/datasets/{slug}/examples/{example_id}")
-def get_example(slug: str, example_id: int, session: SessionDep, caller: CurrentUser) -> ExampleOut:
+def get_example(
+    slug: str, example_id: BigId, session: SessionDep, caller: CurrentUser
+) -> ExampleOut:
     """One example."""
     dataset = datasets.visible_dataset(session, caller, slug)
     return ExampleOut.of(browse.get_example(session, dataset, example_id))

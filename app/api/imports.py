@@ -11,6 +11,7 @@ from app.db import SessionDep
 from app.errors import NotFound
 from app.models import ImportJob
 from app.repositories import ingest as ingest_repo
+from app.schemas import SmallId
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
 
@@ -70,7 +71,9 @@ def list_imports(slug: str, session: SessionDep, caller: CurrentUser) -> list[di
 
 
 @router.get("/datasets/{slug}/imports/{job_id}")
-def get_import(slug: str, job_id: int, session: SessionDep, caller: CurrentUser) -> dict[str, Any]:
+def get_import(
+    slug: str, job_id: SmallId, session: SessionDep, caller: CurrentUser
+) -> dict[str, Any]:
     """One import job: status, progress and report."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
     job = ingest_repo.get_job(session, job_id)

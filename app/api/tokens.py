@@ -6,6 +6,7 @@ from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
 from app.auth.schemas import NewTokenOut, TokenIn, TokenOut
 from app.db import SessionDep
+from app.schemas import SmallId
 from app.services import datasets, tokens
 
 router = APIRouter(tags=["tokens"])
@@ -37,7 +38,7 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, session: SessionDep, caller: CurrentUser) -> None:
+def revoke_token(token_id: SmallId, session: SessionDep, caller: CurrentUser) -> None:
     """Revoke a token you may manage; it is refused from now on."""
     tokens.revoke_token(session, caller, tokens.get_token(session, caller, token_id))
     session.commit()

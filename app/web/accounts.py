@@ -15,6 +15,7 @@ from app.auth.schemas import TokenOut
 from app.db import SessionDep
 from app.errors import InvalidInput, SiftError
 from app.models import ROLE_VALUES, Dataset
+from app.schemas import SmallId
 from app.services import accounts, audit, datasets, tokens
 from app.templating import render
 from app.web.auth import SESSION_MAX_AGE, client_address
@@ -141,7 +142,7 @@ def create_token(
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, token_id: int, session: SessionDep, caller: CurrentUser
+    request: Request, token_id: SmallId, session: SessionDep, caller: CurrentUser
 ) -> Response:
     """Revoke a token; it is refused from now on."""
     tokens.revoke_token(session, caller, tokens.get_token(session, caller, token_id))

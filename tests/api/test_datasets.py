@@ -72,3 +72,16 @@ def test_bad_queries_are_4xx_not_500(client: TestClient, session: Session) -> No
     assert client.get("/api/v1/datasets/nope/examples").status_code == 404
     assert client.get(f"{base}/999999").status_code == 404
     assert client.get(f"{base}/not-a-number").status_code == 422
+    assert client.get(f"{base}/89538514281273577439232").status_code == 422
+    assert client.get("/api/v1/datasets/ds/imports/99999999999").status_code == 422
+
+
+def test_nul_bytes_anywhere_are_refused_not_500(client: TestClient, session: Session) -> None:
+    make_dataset(session, "ds")
+    assert client.get("/api/v1/datasets/d%00s/examples").status_code == 400
+    bad = client.get("/api/v1/datasets/ds/examples?language=e%00n")
+    assert bad.status_code == 400 and "NUL" in bad.json()["error"]
+    assert client.get("/datasets/d%00s").status_code == 400
+    body = client.post("/api/v1/datasets", json={"slug": "ok", "description": "x\u0000y"})
+    assert body.status_code == 422 and body.json()["error"].startswith("body.description")
+    assert client.get("/api/v1/datasets/ok").status_code == 404
