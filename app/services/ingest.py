@@ -6,6 +6,7 @@ then `store_prepared` (one transaction, in the caller's session).
 """
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,17 +111,20 @@ class PreparedBatch:
     last_number: int
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _check_values(value: Any, limit: int) -> None:
+    """Refuse JSON nested deeper than `limit` and numbers no JSON column can hold (NaN and
+    infinities, which Python's parser accepts); the error names the field's path."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
-        item, depth = stack.pop()
+        item, depth, path = stack.pop()
         if depth > limit:
-            return True
+            raise FormatError(f"record: JSON nested deeper than {limit} levels")
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in item.items())
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return False
+            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise FormatError(f"{path or 'record'}: {item} is not a number JSON can hold")
 
 
 def _check_limits(example: CanonicalExample, limits: Limits) -> None:
@@ -150,8 +154,7 @@ def _validation_reason(exc: ValidationError) -> str:
 
 def parse_item(data: Any, fmt: str | None, limits: Limits) -> CanonicalExample:
     """One raw item to a canonical example, or FormatError naming the field and the problem."""
-    if _depth_exceeds(data, limits.max_depth):
-        raise FormatError(f"record: JSON nested deeper than {limits.max_depth} levels")
+    _check_values(data, limits.max_depth)
     try:
         example = parse_record(data, fmt)
     except ValidationError as exc:

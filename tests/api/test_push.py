@@ -154,6 +154,20 @@ def test_bad_items_name_the_field(
     assert reason in body["errors"][0]["error"]
 
 
+def test_nan_and_infinity_are_rejected_by_field(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    content = b'[{"instruction": "a", "output": "b", "score": NaN}, {"instruction": "c",'
+    content += (
+        b' "output": "d", "meta": {"x": [1, -Infinity]}}, {"instruction": "e", "output": "f"}]'
+    )
+    response = writer.post(URL, content=content, headers={"Content-Type": "application/json"})
+    body = response.json()
+    assert (response.status_code, body["created"], body["rejected"]) == (200, 1, 2)
+    assert [e["error"].split(":")[0] for e in body["errors"]] == ["score", "meta.x[1]"]
+    assert count(session, ds) == 1
+
+
 def test_invalid_utf8_line_is_reported(writer: TestClient, ds: Dataset) -> None:
     good = json.dumps(alpaca(0)).encode()
     content = good + b"\n" + b'{"instruction": "caf\xe9", "output": "x"}\n'
