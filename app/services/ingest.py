@@ -7,6 +7,7 @@ then `store_prepared` (one transaction, in the caller's session).
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,15 +112,29 @@ class PreparedBatch:
     last_number: int
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_string(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise FormatError(f"{path or 'record'}: contains a NUL byte (\\u0000)")
+    if _SURROGATE.search(text):
+        raise FormatError(f"{path or 'record'}: is not valid Unicode (a lone surrogate)")
+
+
 def _check_values(value: Any, limit: int) -> None:
-    """Refuse JSON nested deeper than `limit` and numbers no JSON column can hold (NaN and
-    infinities, which Python's parser accepts); the error names the field's path."""
+    """Refuse what no JSON column stores: nesting deeper than `limit`, NaN and infinities
+    (Python's parser takes them), NUL bytes and lone surrogates; the error names the field."""
     stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
         item, depth, path = stack.pop()
         if depth > limit:
             raise FormatError(f"record: JSON nested deeper than {limit} levels")
-        if isinstance(item, dict):
+        if isinstance(item, str):
+            _check_string(item, path)
+        elif isinstance(item, dict):
+            for key in item:
+                _check_string(key, f"{path}.{key!r}" if path else repr(key))
             stack.extend((v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in item.items())
         elif isinstance(item, list):
             stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(item))

@@ -127,6 +127,15 @@ BAD_ITEMS = [
     ({"messages": [{"role": "user", "content": "\ud800"}]}, "surrogate"),
     ({"messages": [{"role": "user", "content": "x" * 101}]}, "messages[0].content: 101 characters"),
     ({"messages": [{"role": "user", "content": "x"}], "x": DEEP}, "nested deeper"),
+    (
+        {"messages": [{"role": "user", "content": "x"}], "src": {"a": "b\u0000"}},
+        "src.a: contains a NUL",
+    ),
+    ({"messages": [{"role": "user", "content": "x"}], "k\u0000": 1}, "contains a NUL"),
+    (
+        {"messages": [{"role": "user", "content": "x", "name": "\udc00"}]},
+        "messages[0].name: is not",
+    ),
 ]
 
 
