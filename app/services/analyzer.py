@@ -45,9 +45,13 @@ class Analyzed:
     def index_words(self) -> list[str]:
         """The distinct words in order of appearance, as many as fit the index's size budget
         (Postgres keeps at most 1 MB of lexemes; SQLite is cut the same way so both agree)."""
+        distinct = list(dict.fromkeys(self.words))
+        # At most 4 bytes a character and 3 of overhead a word: most examples are far below.
+        if 4 * sum(map(len, distinct)) + 3 * len(distinct) <= MAX_TSVECTOR_BYTES:
+            return distinct
         kept: list[str] = []
         size = 0
-        for word in dict.fromkeys(self.words):
+        for word in distinct:
             size += len(word.encode()) + 3
             if size > MAX_TSVECTOR_BYTES:
                 break
@@ -109,15 +113,22 @@ def to_tsvector_literal(doc: Analyzed) -> str:
 def to_tsvector_binary(doc: Analyzed) -> bytes:
     """The same tsvector in Postgres' binary wire format (for binary COPY): the server skips
     parsing text, which costs it more than everything else in the staging COPY."""
-    parts = [word.encode() + b"\x00\x00\x00" for word in doc.index_words()]  # NUL, 0 positions
+    words = doc.index_words()
+    # Each word: its UTF-8, a NUL, and a zero count of positions (two more NULs).
+    data = ("\x00\x00\x00".join(words) + "\x00\x00\x00").encode() if words else b""
     positions: dict[str, list[int]] = {}
     for pos, gram in enumerate(doc.grams[:MAX_POSITION], start=1):
         if gram != GAP:
-            positions.setdefault(gram, []).append(pos)
+            found = positions.get(gram)
+            if found is None:
+                positions[gram] = [pos]
+            else:
+                found.append(pos)
+    parts = [data]
     for gram, found in positions.items():
         kept = found[:256]
         parts.append(gram.encode() + b"\x00" + struct.pack(f">{len(kept) + 1}H", len(kept), *kept))
-    return struct.pack(">i", len(parts)) + b"".join(parts)
+    return struct.pack(">i", len(words) + len(positions)) + b"".join(parts)
 
 
 def to_tsquery_literal(units: list[list[str]]) -> str:
