@@ -18,6 +18,7 @@ from app.repositories.examples import (
     index_examples,
     neighbours,
     page_examples,
+    refresh_statistics,
     upsert_examples,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "list_datasets",
     "neighbours",
     "page_examples",
+    "refresh_statistics",
     "status_counts",
     "upsert_examples",
 ]

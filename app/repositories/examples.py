@@ -324,6 +324,13 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
         cursor.execute("ANALYZE sift_stage")
 
 
+def refresh_statistics(session: Session) -> None:
+    """Have the database re-sample the examples table, so that its query plans know about a
+    large batch just loaded (autovacuum gets to it later; until then a search for a common
+    word can read every match instead of stopping at the first page)."""
+    session.execute(text("ANALYZE examples"))
+
+
 def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) -> None:
     """Write examples' analyzed tokens to the search index, replacing what was there."""
     if not docs:

@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import repositories
 from app.errors import NotFound
 from app.models import Dataset, ImportJob, JobStatus, User
 from app.models.types import utcnow
@@ -19,6 +20,8 @@ from app.services.audit import record_audit
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import IngestReport, Limits, Problem
 
+# Imports that store at least this many examples refresh the table's planner statistics.
+ANALYZE_AFTER = 10_000
 # A running job whose heartbeat is older than this was cut off (its process died).
 STALE_AFTER = timedelta(seconds=60)
 
@@ -178,7 +181,11 @@ def run_job(
             {"job": job_id, "file": job.filename, "status": status, **_counts(total)},
         )
         session.commit()
-        return job
+    if total.created + total.updated >= ANALYZE_AFTER:
+        with make_session() as session:
+            repositories.refresh_statistics(session)
+            session.commit()
+    return job
 
 
 def _counts(report: IngestReport) -> dict[str, Any]:

@@ -285,3 +285,27 @@ def test_concurrent_batches_sharing_content_both_succeed(
     assert errors == []
     assert sum(results) == 2000
     assert stored(make_session, dataset_id) == 2000
+
+
+def test_a_large_job_refreshes_the_planner_statistics(
+    backend: str,
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy import text
+
+    monkeypatch.setattr(jobs, "ANALYZE_AFTER", 10)
+    path = write(tmp_path / "stats.jsonl", [alpaca(i) for i in range(12)], "jsonl")
+    job = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS)
+    assert job.status == "succeeded"
+    with make_session() as session:
+        if backend == "postgres":
+            query = (
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
+                " WHERE relname = 'examples'"
+            )
+        else:
+            query = "SELECT count(*) > 0 FROM sqlite_stat1 WHERE tbl = 'examples'"
+        assert session.execute(text(query)).scalar_one()
