@@ -12,6 +12,8 @@ from app.models import STATUS_VALUES, Dataset
 from app.repositories import auth as auth_repo
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Slugs that name pages rather than datasets: /datasets/new is the form that creates one.
+RESERVED_SLUGS = frozenset({"new"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ def create_dataset(
         raise InvalidInput(
             "slug",
             "use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+        )
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput(
+            "slug", f"{slug!r} is reserved (/datasets/{slug} is a page of Sift); choose another"
         )
     if repositories.get_dataset(session, slug) is not None:
         raise Conflict(f"a dataset with slug {slug!r} already exists")

@@ -20,7 +20,7 @@ def datasets(session: Session) -> int:
 
 
 def create(client: TestClient, **headers: str) -> int:
-    return client.post("/api/v1/datasets", json={"slug": "new"}, headers=headers).status_code
+    return client.post("/api/v1/datasets", json={"slug": "fresh"}, headers=headers).status_code
 
 
 def test_missing_or_wrong_token_is_refused_and_changes_nothing(
@@ -30,7 +30,7 @@ def test_missing_or_wrong_token_is_refused_and_changes_nothing(
     assert create(client) == 403
     wrong = token[:-1] + ("1" if token[-1] == "0" else "0")
     assert create(client, **{CSRF_HEADER: wrong}) == 403
-    body = client.post("/api/v1/datasets", json={"slug": "new"}).json()
+    body = client.post("/api/v1/datasets", json={"slug": "fresh"}).json()
     assert "security token" in body["error"]
     assert datasets(session) == 0
     assert create(client, **{CSRF_HEADER: token}) == 201

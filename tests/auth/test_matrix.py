@@ -50,7 +50,7 @@ CASES: dict[str, Case] = {
     "example json": Case("GET", "/api/v1/datasets/ds/examples/{example}", VIEW),
     # manage: datasets and members
     "create dataset": Case(
-        "POST", "/api/v1/datasets", statuses(201, 201, 403, 403, 401), {"slug": "new"}
+        "POST", "/api/v1/datasets", statuses(201, 201, 403, 403, 401), {"slug": "fresh"}
     ),
     "members page": Case("GET", "/datasets/ds/members", statuses(200, 200, 403, 404, 303)),
     "members json": Case("GET", "/api/v1/datasets/ds/members", MANAGE_DS),
