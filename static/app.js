@@ -43,6 +43,30 @@
     }
   });
 
+  // A slug suggested from the name (input[data-slug-from="name"]): it follows the name until
+  // someone types their own. The server checks whatever is sent.
+  function slugify(text) {
+    return text
+      .normalize("NFKD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+/, "")
+      .slice(0, 64)
+      .replace(/-+$/, "");
+  }
+
+  document.addEventListener("input", function (event) {
+    var source = event.target;
+    if (!(source instanceof HTMLInputElement) || !source.form || !source.name) return;
+    var selector = 'input[data-slug-from="' + CSS.escape(source.name) + '"]';
+    var slug = source.form.querySelector(selector);
+    if (!(slug instanceof HTMLInputElement)) return;
+    if (slug.value !== "" && slug.value !== slug.dataset.suggested) return;
+    slug.value = slugify(source.value);
+    slug.dataset.suggested = slug.value;
+  });
+
   function isTyping(target) {
     if (!(target instanceof Element)) return false;
     return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
