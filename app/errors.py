@@ -3,7 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -85,6 +85,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SiftError)
     async def _sift_error(request: Request, exc: SiftError) -> Response:
         return _error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
+        # Checks in the services run first; this is a concurrent request that got there first
+        # (two creations of one slug, say): a conflict, not a server error.
+        return _error_response(
+            request, 409, "this clashes with something stored meanwhile; reload and try again"
+        )
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> Response:

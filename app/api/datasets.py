@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from app.auth.deps import CurrentUser, require
 from app.auth.permissions import Action, Caller
 from app.db import SessionDep
+from app.errors import Forbidden
 from app.schemas import BigId, DatasetIn, DatasetOut, ExampleOut, ExamplePage
 from app.services import browse, datasets
 from app.services.audit import record_audit
@@ -24,7 +25,9 @@ def list_datasets(session: SessionDep, caller: CurrentUser) -> list[DatasetOut]:
 def create_dataset(
     body: DatasetIn, session: SessionDep, caller: Annotated[Caller, require(Action.manage)]
 ) -> DatasetOut:
-    """Create a dataset (leads and admins)."""
+    """Create a dataset (leads and admins; not with a token limited to one dataset)."""
+    if caller.token_dataset_id is not None:
+        raise Forbidden("this API token is limited to one dataset and cannot create others")
     dataset = datasets.create_dataset(
         session, body.slug, body.name, body.description, body.guidelines
     )

@@ -1,8 +1,10 @@
 """The JSON twins of the dataset list, example list and example pages."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from tests.auth.clients import ClientFactory
 from tests.factories import chat, make_dataset, store
 
 
@@ -85,3 +87,29 @@ def test_nul_bytes_anywhere_are_refused_not_500(client: TestClient, session: Ses
     body = client.post("/api/v1/datasets", json={"slug": "ok", "description": "x\u0000y"})
     assert body.status_code == 422 and body.json()["error"].startswith("body.description")
     assert client.get("/api/v1/datasets/ok").status_code == 404
+
+
+def test_a_concurrent_duplicate_is_a_conflict_not_500(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import repositories
+
+    make_dataset(session, "taken")
+    # As if another request created it between our check and our insert.
+    monkeypatch.setattr(repositories, "get_dataset", lambda _session, _slug: None)
+    response = client.post("/api/v1/datasets", json={"slug": "taken"})
+    assert response.status_code == 409 and "clashes" in response.json()["error"]
+
+
+def test_a_token_limited_to_one_dataset_cannot_create_others(
+    clients: ClientFactory, session: Session
+) -> None:
+    ds = make_dataset(session, "ds")
+    limited = clients.bearer("lead", ["write"], dataset=ds)
+    assert limited.post("/api/v1/datasets", json={"slug": "other"}).status_code == 403
+    assert (
+        clients.bearer("lead", ["write"])
+        .post("/api/v1/datasets", json={"slug": "other"})
+        .status_code
+        == 201
+    )
