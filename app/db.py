@@ -1,5 +1,6 @@
 """Engine, session factory and the request-scoped session dependency."""
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -56,9 +57,18 @@ T = TypeVar("T")
 RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 
+def is_transient(exc: DBAPIError) -> bool:
+    """A failure that running the transaction again can cure: a Postgres deadlock or
+    serialization failure, or SQLite's lock taken by another writer (a reader's snapshot
+    cannot become a writer after someone else wrote; a new transaction can)."""
+    if getattr(exc.orig, "sqlstate", None) in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 def commit_retrying(session: Session, work: Callable[[], T], attempts: int = 4) -> T:
     """Run `work` and commit it as one transaction, again from the start (after a rollback)
-    when the database aborted it for a deadlock or a serialization failure."""
+    when the database gave it up for a transient reason (see is_transient)."""
     for attempt in range(1, attempts + 1):
         try:
             result = work()
@@ -66,9 +76,9 @@ def commit_retrying(session: Session, work: Callable[[], T], attempts: int = 4) 
             return result
         except DBAPIError as exc:
             session.rollback()
-            code = getattr(exc.orig, "sqlstate", None)
-            if code not in RETRY_SQLSTATES or attempt == attempts:
+            if not is_transient(exc) or attempt == attempts:
                 raise
+            time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")
 
 

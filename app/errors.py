@@ -3,9 +3,11 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.db import is_transient
 
 
 class SiftError(Exception):
@@ -93,6 +95,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(
             request, 409, "this clashes with something stored meanwhile; reload and try again"
         )
+
+    @app.exception_handler(OperationalError)
+    async def _operational_error(request: Request, exc: OperationalError) -> Response:
+        if not is_transient(exc):
+            raise exc
+        response = _error_response(request, 503, "the database is busy; try again in a moment")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> Response:

@@ -207,8 +207,16 @@ def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> di
                 with lock:
                     created[0] += data["created"]
 
+        failures: list[BaseException] = []
+
+        def guarded(mine: list[bytes]) -> None:
+            try:
+                client(mine)
+            except BaseException as exc:  # a thread's exception would vanish otherwise
+                failures.append(exc)
+
         threads = [
-            threading.Thread(target=client, args=(batches[i::clients],)) for i in range(clients)
+            threading.Thread(target=guarded, args=(batches[i::clients],)) for i in range(clients)
         ]
         start = time.perf_counter()
         for t in threads:
@@ -216,6 +224,8 @@ def bench_push(backend: str, path: Path, n: int, work: Path, clients: int) -> di
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - start
+        if failures:
+            raise SystemExit(f"{backend} push failed: {failures[0]}")
     finally:
         server.terminate()
         server.wait()
