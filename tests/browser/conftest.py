@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,17 +122,15 @@ def _demo_database(tmp: Path) -> tuple[str, str]:
     return url, token
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A running Sift with the demo data."""
-    tmp = tmp_path_factory.mktemp("browser")
+@contextmanager
+def serve(tmp: Path, secret: str, run_worker: bool = False) -> Iterator[LiveServer]:
+    """Sift with the demo data, served by uvicorn in a thread for as long as the block runs."""
     url, token = _demo_database(tmp)
-    settings = Settings(database_url=url, home=tmp, secret_key="b" * 48, run_worker=False)
-    port = _free_port()
+    settings = Settings(database_url=url, home=tmp, secret_key=secret * 48, run_worker=run_worker)
     config = uvicorn.Config(
         _with_csp(create_app(settings)),
         host="127.0.0.1",
-        port=port,
+        port=_free_port(),
         log_level="warning",
         ws="none",
         lifespan="on",
@@ -144,9 +143,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", token)
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{config.port}", token)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=40)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A running Sift with the demo data."""
+    with serve(tmp_path_factory.mktemp("browser"), "b") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -7,23 +7,17 @@ import really runs in-process on SQLite, as `sift serve` does by default.
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from app import worker
-from app.config import Settings
-from app.main import create_app
 from tests.browser.conftest import (
     LiveServer,
-    _demo_database,
-    _free_port,
-    _with_csp,
     screenshot,
+    serve,
 )
 
 pytestmark = pytest.mark.browser
@@ -51,28 +45,8 @@ def _jsonl_with_two_bad_lines(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A running Sift with the demo data whose worker thread runs import jobs."""
-    tmp = tmp_path_factory.mktemp("browser-imports")
-    url, token = _demo_database(tmp)
-    settings = Settings(database_url=url, home=tmp, secret_key="i" * 48, run_worker=True)
-    config = uvicorn.Config(
-        _with_csp(create_app(settings)),
-        host="127.0.0.1",
-        port=_free_port(),
-        log_level="warning",
-        ws="none",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{config.port}", token)
-    server.should_exit = True
-    thread.join(timeout=40)
+    with serve(tmp_path_factory.mktemp("browser-imports"), "i", run_worker=True) as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,23 +5,16 @@ pages and screenshots.
 """
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
-from app.config import Settings
-from app.main import create_app
 from tests.browser.conftest import (
     LiveServer,
     PageLog,
-    _demo_database,
-    _free_port,
-    _with_csp,
     screenshot,
+    serve,
 )
 
 pytestmark = pytest.mark.browser
@@ -36,28 +29,8 @@ GUIDELINES = """## Accept
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A running Sift with the demo data, for this module alone."""
-    tmp = tmp_path_factory.mktemp("browser-new-dataset")
-    url, token = _demo_database(tmp)
-    settings = Settings(database_url=url, home=tmp, secret_key="n" * 48, run_worker=False)
-    config = uvicorn.Config(
-        _with_csp(create_app(settings)),
-        host="127.0.0.1",
-        port=_free_port(),
-        log_level="warning",
-        ws="none",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{config.port}", token)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(tmp_path_factory.mktemp("browser-new-dataset"), "n") as server:
+        yield server
 
 
 def test_new_dataset_from_the_list_to_its_import_page(page: Page) -> None:
