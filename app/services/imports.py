@@ -154,10 +154,7 @@ def _store_batch(
 ) -> IngestReport:
     batch = store_prepared(session, dataset, prepared)
     if on_batch is not None:
-        total = IngestReport()
-        total.merge(so_far)
-        total.merge(batch)
-        on_batch(session, total, prepared.last_number, bytes_read)
+        on_batch(session, IngestReport.combined(so_far, batch), prepared.last_number, bytes_read)
     return batch
 
 

@@ -50,6 +50,9 @@ class Problem:
     reason: str
 
 
+COUNTS = ("received", "created", "updated", "unchanged", "duplicates", "rejected")
+
+
 @dataclass
 class IngestReport:
     """Counts of what happened to every item, with the rejected and duplicate ones listed."""
@@ -86,15 +89,34 @@ class IngestReport:
             self.duplicate(problem)
         self.duplicates += other.duplicates - len(other.duplicate_items)
 
+    @classmethod
+    def combined(cls, *reports: "IngestReport") -> "IngestReport":
+        """A new report adding up several (earlier runs of a job, the batches so far)."""
+        total = cls()
+        for report in reports:
+            total.merge(report)
+        return total
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "IngestReport":
+        """The report that as_dict() wrote (as kept in an import job's row)."""
+        report = cls()
+        for name in COUNTS:
+            setattr(report, name, int(data.get(name, 0)))
+        report.errors = [Problem(e["index"], e["error"]) for e in data.get("errors", [])]
+        report.duplicate_items = [
+            Problem(d["index"], d["reason"]) for d in data.get("duplicate_items", [])
+        ]
+        return report
+
+    def counts(self) -> dict[str, int]:
+        """The counts alone (for the audit log)."""
+        return {name: getattr(self, name) for name in COUNTS}
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
         return {
-            "received": self.received,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
+            **self.counts(),
             "errors": [{"index": p.number, "error": p.reason} for p in self.errors],
             "duplicate_items": [
                 {"index": p.number, "reason": p.reason} for p in self.duplicate_items

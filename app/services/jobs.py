@@ -4,10 +4,9 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,7 +17,7 @@ from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
 from app.services.imports import ImportFailed, ImportOptions, import_file
-from app.services.ingest import IngestReport, Limits, Problem
+from app.services.ingest import IngestReport, Limits
 
 # Imports that store at least this many examples refresh the table's planner statistics.
 ANALYZE_AFTER = 10_000
@@ -76,24 +75,6 @@ def _options(job: ImportJob) -> ImportOptions:
     )
 
 
-def report_of(job: ImportJob) -> IngestReport:
-    """The job's report so far, as an IngestReport."""
-    data = job.report or {}
-    report = IngestReport(
-        received=int(data.get("received", 0)),
-        created=int(data.get("created", 0)),
-        updated=int(data.get("updated", 0)),
-        unchanged=int(data.get("unchanged", 0)),
-    )
-    report.errors = [Problem(e["index"], e["error"]) for e in data.get("errors", [])]
-    report.rejected = int(data.get("rejected", 0))
-    report.duplicate_items = [
-        Problem(d["index"], d["reason"]) for d in data.get("duplicate_items", [])
-    ]
-    report.duplicates = int(data.get("duplicates", 0))
-    return report
-
-
 def is_stale(job: ImportJob) -> bool:
     """A job to (re)start: queued, or running with no heartbeat for a while."""
     if job.status == JobStatus.queued.value:
@@ -122,15 +103,12 @@ def run_job(
         if not is_stale(job) or not ingest_repo.claim_job(session, job):
             return job  # finished, or another worker has it
         session.commit()
-        resume_after, earlier = job.resume_after, report_of(job)
+        resume_after, earlier = job.resume_after, IngestReport.from_dict(job.report or {})
         options, path, dataset_id = _options(job), Path(job.path), job.dataset_id
 
     def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
         current = session.get_one(ImportJob, job_id)
-        total = IngestReport()
-        total.merge(earlier)
-        total.merge(report)
-        current.report = total.as_dict()
+        current.report = IngestReport.combined(earlier, report).as_dict()
         current.resume_after = max(current.resume_after, last)
         current.bytes_done = done
         current.heartbeat_at = utcnow()
@@ -161,9 +139,7 @@ def run_job(
         status, error = JobStatus.failed.value, str(exc)
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
-        total = IngestReport()
-        total.merge(earlier)
-        total.merge(report)
+        total = IngestReport.combined(earlier, report)
         job.report = {**total.as_dict(), "stored": not (options.atomic and total.rejected)}
         if options.atomic and total.rejected:
             status = JobStatus.failed.value
@@ -178,7 +154,7 @@ def run_job(
             creator,
             "import",
             f"dataset:{dataset.slug}",
-            {"job": job_id, "file": job.filename, "status": status, **_counts(total)},
+            {"job": job_id, "file": job.filename, "status": status, **total.counts()},
         )
         session.commit()
     if total.created + total.updated >= ANALYZE_AFTER:
@@ -186,8 +162,3 @@ def run_job(
             repositories.refresh_statistics(session)
             session.commit()
     return job
-
-
-def _counts(report: IngestReport) -> dict[str, Any]:
-    data = asdict(report)
-    return {k: data[k] for k in ("received", "created", "updated", "duplicates", "rejected")}

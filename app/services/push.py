@@ -140,10 +140,7 @@ def push_examples(
             caller,
             "examples.push",
             f"dataset:{dataset.slug}",
-            {
-                k: report.as_dict()[k]
-                for k in ("received", "created", "updated", "duplicates", "rejected")
-            },
+            report.counts(),
         )
     if request.idempotency_key is not None:
         ingest_repo.add_idempotency_key(

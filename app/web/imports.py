@@ -127,7 +127,7 @@ class JobView:
             size=human_bytes(job.size_bytes),
             done=human_bytes(job.bytes_done),
             progress=jobs.job_progress(job),
-            report=jobs.report_of(job),
+            report=IngestReport.from_dict(job.report or {}),
             number_label="Line" if container in _LINE_NUMBERED else "Record",
             took=_duration(job.started_at, job.finished_at),
         )
