@@ -16,6 +16,7 @@ from app.models import Dataset, ImportJob, JobStatus, User
 from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
+from app.services.examples import is_postgres
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import IngestReport, Limits
 
@@ -105,6 +106,10 @@ def run_job(
         session.commit()
         resume_after, earlier = job.resume_after, IngestReport.from_dict(job.report or {})
         options, path, dataset_id = _options(job), Path(job.path), job.dataset_id
+        # An atomic import commits only at the end, so its liveness is written from another
+        # connection. Postgres only: SQLite's one writer is the import itself, and its jobs
+        # all run in this one process, which never takes its own job for a dead one.
+        beat_apart = options.atomic and is_postgres(session)
 
     def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
         current = session.get_one(ImportJob, job_id)
@@ -114,7 +119,7 @@ def run_job(
         current.heartbeat_at = utcnow()
 
     def beat(done: int, report: IngestReport) -> None:
-        if options.atomic:  # the import's own transaction is not visible: beat in another
+        if beat_apart:
             with make_session() as other:
                 ingest_repo.touch_job(other, job_id, done)
                 other.commit()
@@ -133,7 +138,7 @@ def run_job(
             limits,
             resume_after=resume_after,
             on_batch=save_progress,
-            progress=progress,
+            progress=beat,
         )
     except (ImportFailed, OSError) as exc:
         status, error = JobStatus.failed.value, str(exc)

@@ -309,3 +309,26 @@ def test_a_large_job_refreshes_the_planner_statistics(
         else:
             query = "SELECT count(*) > 0 FROM sqlite_stat1 WHERE tbl = 'examples'"
         assert session.execute(text(query)).scalar_one()
+
+
+def test_an_atomic_job_keeps_beating_while_it_runs(
+    backend: str, make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """An all-or-nothing import commits only at the end; meanwhile its heartbeat must move,
+    or another worker would take it for cut off and run it a second time."""
+    path = write(tmp_path / "atomic.jsonl", [alpaca(i) for i in range(4500)], "jsonl")
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        options = ImportOptions(atomic=True)  # jobs read in batches of 2,000: three here
+        job_id = jobs.create_job(session, None, dataset, path.name, path, options).id
+        session.commit()
+    seen: list[object] = []
+
+    def watch(_done: int, _report: object) -> None:
+        with make_session() as session:
+            seen.append(session.get_one(ImportJob, job_id).heartbeat_at)
+
+    job = jobs.run_job(make_session, job_id, LIMITS, watch)
+    assert job.status == "succeeded" and job.report["created"] == 4500
+    if backend == "postgres":
+        assert len(set(seen)) == 3  # a new beat after each of the three batches
