@@ -1,5 +1,6 @@
 """Settings: one object, read from SIFT_* environment variables, passed in everywhere."""
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -77,9 +78,13 @@ class Settings(BaseSettings):
             return self.secret_key
         self.ensure_home()
         path = self.home / "secret_key"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+        try:  # created at most once, never readable by others, even for a moment
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process (or an earlier run) made it: use that one
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
         self.secret_key = path.read_text().strip()
         return self.secret_key
 

@@ -53,7 +53,7 @@ def decode_cursor(cursor: str) -> int:
         after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
     except Exception as exc:
         raise ValueError("cursor is not valid") from exc
-    if not isinstance(after, int):
+    if not isinstance(after, int) or not 0 <= after < 2**63:
         raise ValueError("cursor is not valid")
     return after
 

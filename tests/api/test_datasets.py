@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app import repositories
 from tests.auth.clients import ClientFactory
 from tests.factories import chat, make_dataset, store
 
@@ -69,6 +70,8 @@ def test_bad_queries_are_4xx_not_500(client: TestClient, session: Session) -> No
     make_dataset(session)
     base = "/api/v1/datasets/ds/examples"
     assert client.get(base, params={"cursor": "garbage"}).status_code == 422
+    huge = repositories.encode_cursor(10**20)  # a well-formed cursor past any id
+    assert client.get(base, params={"cursor": huge}).status_code == 422
     assert client.get(base, params={"status": "bogus"}).json()["error"].startswith("status:")
     assert client.get(base, params={"limit": 0}).status_code == 422
     assert client.get("/api/v1/datasets/nope/examples").status_code == 404
@@ -92,7 +95,6 @@ def test_nul_bytes_anywhere_are_refused_not_500(client: TestClient, session: Ses
 def test_a_concurrent_duplicate_is_a_conflict_not_500(
     client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import repositories
 
     make_dataset(session, "taken")
     # As if another request created it between our check and our insert.

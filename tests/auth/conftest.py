@@ -13,5 +13,6 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """argon2id at its lowest cost; what is tested is the flow, not the hash's strength."""
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(crypto, "_hasher", cheap)
-    monkeypatch.setattr(crypto, "_DUMMY_HASH", cheap.hash("dummy"))
+    dummy = cheap.hash("dummy")
+    monkeypatch.setattr(crypto, "_dummy_hash", lambda: dummy)
     yield
