@@ -46,6 +46,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def is_postgres(session: Session) -> bool:
+    """Whether the session talks to Postgres (the one place dialect differences are asked)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after the route commits."""
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)

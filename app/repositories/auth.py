@@ -7,6 +7,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
+from app.db import is_postgres
 from app.models import (
     ApiToken,
     AuditEvent,
@@ -50,7 +51,7 @@ def add_user(session: Session, user: User) -> User:
 
 def lock_user_creation(session: Session) -> None:
     """Serialise first-admin creation on Postgres (SQLite serialises writers already)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         session.execute(select(func.pg_advisory_xact_lock(0x51F7_0001)))
 
 
@@ -190,8 +191,7 @@ def locked_throttle(session: Session, key: str, now: datetime) -> LoginThrottle:
 
     Insert-or-nothing first so concurrent first failures on two app servers do not collide.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     session.execute(
         insert(LoginThrottle)
         .values(key=key, failures=0, last_failure_at=now)

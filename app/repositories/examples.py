@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
+from app.db import is_postgres
 from app.models import Example
 from app.services import analyzer
 
@@ -65,7 +66,7 @@ def _search_condition(session: Session, q: str) -> ColumnElement[bool] | None:
     terms = analyzer.query_units(q)
     if not terms:
         return None
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         condition: ColumnElement[bool] = literal_column("examples.search_vector").bool_op("@@")(
             cast(literal(analyzer.to_tsquery_literal(terms)), TSQUERY)
         )
@@ -173,7 +174,7 @@ def upsert_examples(
     """
     if not rows:
         return UpsertOutcome({}, {}, {})
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgres(session)
     (_stage_postgres if postgres else _stage_sqlite)(session, rows)
     params = {"d": dataset_id, "now": now}
     with_ids = any(row.external_id is not None for row in rows)
@@ -335,19 +336,6 @@ def refresh_statistics(session: Session) -> None:
     large batch just loaded (autovacuum gets to it later; until then a search for a common
     word can read every match instead of stopping at the first page)."""
     session.execute(text("ANALYZE examples"))
-
-
-def index_examples(session: Session, docs: list[tuple[int, analyzer.Analyzed]]) -> None:
-    """Write examples' analyzed tokens to the search index, replacing what was there."""
-    if not docs:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("UPDATE examples SET search_vector = CAST(:v AS tsvector) WHERE id = :id"),
-            [{"id": i, "v": analyzer.to_tsvector_literal(doc)} for i, doc in docs],
-        )
-        return
-    _write_fts(session, [(i, analyzer.to_fts5_text(doc)) for i, doc in docs])
 
 
 def _write_fts(session: Session, docs: list[tuple[int, str]]) -> None:

@@ -29,7 +29,6 @@ _WORD = re.compile(rf"[^\W_]{{1,{MAX_TOKEN_CHARS}}}")
 MAX_POSITION = 16383  # Postgres keeps positions up to this
 # Stands between two CJK runs in SQLite's token stream; never produced by a query.
 GAP = "_"
-_POS = [str(i) for i in range(MAX_POSITION + 1)]
 # Postgres refuses a tsvector whose lexemes pass 1 MB: an example with more distinct words than
 # fit in this budget is searchable by its first ones (16,383 CJK bigrams at most, likewise).
 MAX_TSVECTOR_BYTES = 900_000
@@ -94,20 +93,6 @@ def query_units(query: str) -> list[list[str]]:
         else:
             phrase.append(gram)
     return units
-
-
-def to_tsvector_literal(doc: Analyzed) -> str:
-    """A Postgres tsvector literal, built without Postgres' own parser or dictionaries."""
-    kept = doc.index_words()
-    words = "'" + "' '".join(kept) + "'" if kept else ""
-    if not doc.grams:
-        return words
-    positions: dict[str, list[str]] = {}
-    for pos, gram in enumerate(doc.grams[:MAX_POSITION], start=1):
-        if gram != GAP:
-            positions.setdefault(gram, []).append(_POS[pos])
-    grams = " ".join([f"'{g}':{','.join(p[:256])}" for g, p in positions.items()])
-    return f"{words} {grams}" if words else grams
 
 
 def to_tsvector_binary(doc: Analyzed) -> bytes:

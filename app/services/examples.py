@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app import repositories
 from app.canonical import CanonicalExample, content_hash
+from app.db import is_postgres
 from app.models import Dataset, Example
 from app.models.types import utcnow
 from app.repositories import StagedRow
@@ -111,11 +112,6 @@ def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> S
         else:
             result.duplicates.append((index, "same content as an example already stored"))
     return result
-
-
-def is_postgres(session: Session) -> bool:
-    """Whether the session talks to Postgres (search documents differ by backend)."""
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def store_examples(

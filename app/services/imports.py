@@ -22,13 +22,12 @@ from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import commit_retrying
+from app.db import commit_retrying, is_postgres
 from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
 from app.formats.containers import CONTAINERS, read_records
 from app.formats.records import BadRecord, Record
 from app.models import Dataset
-from app.services.examples import is_postgres
 from app.services.ingest import (
     IngestReport,
     Limits,

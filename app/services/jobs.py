@@ -11,12 +11,12 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import repositories
+from app.db import is_postgres
 from app.errors import NotFound
 from app.models import Dataset, ImportJob, JobStatus, User
 from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
-from app.services.examples import is_postgres
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import IngestReport, Limits
 

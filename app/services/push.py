@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.permissions import Caller
+from app.db import is_postgres
 from app.errors import InvalidInput, SiftError
 from app.formats import FORMATS, FormatError
 from app.formats.containers import read_records
@@ -15,7 +16,6 @@ from app.formats.records import BadRecord, Record
 from app.models import Dataset, IdempotencyKey
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
-from app.services.examples import is_postgres
 from app.services.ingest import (
     IngestReport,
     Limits,
