@@ -8,9 +8,7 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
 from app.db import SessionDep
-from app.errors import NotFound
 from app.models import ImportJob
-from app.repositories import ingest as ingest_repo
 from app.schemas import SmallId
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
@@ -67,7 +65,7 @@ def start_import(
 def list_imports(slug: str, session: SessionDep, caller: CurrentUser) -> list[dict[str, Any]]:
     """The dataset's latest import jobs, newest first."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
-    return [job_json(job, slug) for job in ingest_repo.list_jobs(session, dataset.id)]
+    return [job_json(job, slug) for job in jobs.dataset_jobs(session, dataset)]
 
 
 @router.get("/datasets/{slug}/imports/{job_id}")
@@ -76,7 +74,5 @@ def get_import(
 ) -> dict[str, Any]:
     """One import job: status, progress and report."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
-    job = ingest_repo.get_job(session, job_id)
-    if job is None or job.dataset_id != dataset.id:
-        raise NotFound(f"no import {job_id} in dataset {slug!r}")
+    job = jobs.dataset_job(session, dataset, job_id)
     return job_json(job, slug)

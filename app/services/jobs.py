@@ -50,6 +50,19 @@ def create_job(
     return ingest_repo.add_job(session, job)
 
 
+def dataset_jobs(session: Session, dataset: Dataset) -> list[ImportJob]:
+    """The dataset's latest import jobs, newest first."""
+    return ingest_repo.list_jobs(session, dataset.id)
+
+
+def dataset_job(session: Session, dataset: Dataset, job_id: int) -> ImportJob:
+    """One import job of the dataset, or NotFound (a job of another dataset is not found)."""
+    job = ingest_repo.get_job(session, job_id)
+    if job is None or job.dataset_id != dataset.id:
+        raise NotFound(f"no import {job_id} in dataset {dataset.slug!r}")
+    return job
+
+
 def save_upload(source: BinaryIO, filename: str, uploads: Path) -> Path:
     """Copy an uploaded file (streamed, any size) to the uploads folder under a unique name."""
     uploads.mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,10 @@ from fastapi.responses import HTMLResponse, Response
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
 from app.db import SessionDep
-from app.errors import InvalidInput, NotFound, SiftError
+from app.errors import InvalidInput, SiftError
 from app.formats import FORMATS
 from app.formats.containers import CONTAINERS, EXTENSIONS
 from app.models import Dataset, ImportJob, JobStatus
-from app.repositories import ingest as ingest_repo
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
 from app.services.ingest import IngestReport
@@ -156,7 +155,7 @@ def upload_page(
 ) -> HTMLResponse:
     """The upload form, and the dataset's latest import jobs (refreshed while any runs)."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
-    context = _upload_context(dataset, ingest_repo.list_jobs(session, dataset.id))
+    context = _upload_context(dataset, jobs.dataset_jobs(session, dataset))
     return render_page_or_fragment(request, "imports/index.html", "jobs", context)
 
 
@@ -184,7 +183,7 @@ def start_import(
         form = {"format": format, "container": container, "columns": columns, "atomic": atomic}
         context = _upload_context(
             dataset,
-            ingest_repo.list_jobs(session, dataset.id),
+            jobs.dataset_jobs(session, dataset),
             error=exc.message,
             error_field=getattr(exc, "field", None),
             form=form,
@@ -209,8 +208,6 @@ def job_page(
 ) -> HTMLResponse:
     """One import: status, progress, counts and every rejected record (polls while running)."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
-    job = ingest_repo.get_job(session, job_id)
-    if job is None or job.dataset_id != dataset.id:
-        raise NotFound(f"no import {job_id} in dataset {slug!r}")
+    job = jobs.dataset_job(session, dataset, job_id)
     context = {"dataset": dataset, "view": JobView.of(job, dataset.slug)}
     return render_page_or_fragment(request, "imports/show.html", "job", context)
