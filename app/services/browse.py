@@ -17,7 +17,7 @@ class ExampleListing:
     """A page of examples with the total that matches the filters."""
 
     page: Page
-    total: int
+    total: int | None
 
 
 def make_filters(
@@ -32,9 +32,15 @@ def make_filters(
 
 
 def list_examples(
-    session: Session, dataset: Dataset, filters: ExampleFilters, cursor: str | None, limit: int
+    session: Session,
+    dataset: Dataset,
+    filters: ExampleFilters,
+    cursor: str | None,
+    limit: int,
+    count: bool = True,
 ) -> ExampleListing:
-    """One page of a dataset's examples matching the filters, in id order."""
+    """One page of a dataset's examples matching the filters, in id order; with `count`,
+    also how many match (total is None without it)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
     try:
@@ -42,7 +48,7 @@ def list_examples(
     except ValueError as exc:
         raise InvalidInput("cursor", str(exc)) from exc
     page = repositories.page_examples(session, dataset.id, filters, after, limit)
-    total = repositories.count_examples(session, dataset.id, filters)
+    total = repositories.count_examples(session, dataset.id, filters) if count else None
     return ExampleListing(page, total)
 
 

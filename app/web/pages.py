@@ -11,7 +11,7 @@ from app.db import SessionDep
 from app.models import STATUS_VALUES
 from app.services import browse, datasets
 from app.web import presenters
-from app.web.htmx import redirect, render_page_or_fragment
+from app.web.htmx import is_fragment_request, redirect, render_page_or_fragment
 
 router = APIRouter()
 
@@ -51,15 +51,19 @@ def dataset_page(
     """A dataset's examples: searched, filtered, one keyset page at a time."""
     dataset = datasets.visible_dataset(session, caller, slug)
     filters = browse.make_filters(q, status, language)
-    listing = browse.list_examples(session, dataset, filters, cursor or None, PAGE_SIZE)
+    # "Load more" asks with a cursor and appends rows; the search form replaces the results.
+    # Appended rows need no counts, languages or totals: those queries are skipped for them.
+    block = "rows" if cursor else "results"
+    rows_only = block == "rows" and is_fragment_request(request)
+    listing = browse.list_examples(
+        session, dataset, filters, cursor or None, PAGE_SIZE, count=not rows_only
+    )
     filter_params = {"q": filters.q, "status": filters.status, "language": filters.language}
     next_page = listing.page.next
     context = {
         "dataset": dataset,
-        "summary": datasets.summarise(session, [dataset])[0],
         "filters": filters,
         "statuses": STATUS_VALUES,
-        "languages": browse.dataset_languages(session, dataset),
         "rows": [presenters.ExampleRow.of(e) for e in listing.page.items],
         "total": listing.total,
         "cursor": cursor or None,
@@ -70,8 +74,9 @@ def dataset_page(
         "first_url": f"/datasets/{slug}{_query(**filter_params)}",
         "json_url": f"/api/v1/datasets/{slug}/examples{_query(**filter_params, cursor=cursor)}",
     }
-    # "Load more" asks with a cursor and appends rows; the search form replaces the results.
-    block = "rows" if cursor else "results"
+    if not rows_only:
+        context["summary"] = datasets.summarise(session, [dataset])[0]
+        context["languages"] = browse.dataset_languages(session, dataset)
     return render_page_or_fragment(request, "datasets/show.html", block, context)
 
 
