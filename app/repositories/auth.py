@@ -22,11 +22,6 @@ from app.repositories.examples import encode_cursor
 # --- users ---------------------------------------------------------------------------------
 
 
-def get_user(session: Session, user_id: int) -> User | None:
-    """The user with this id, if any."""
-    return session.get(User, user_id)
-
-
 def get_user_by_name(session: Session, username: str) -> User | None:
     """The user with this username (already normalised to lower case), if any."""
     return session.scalars(select(User).where(User.username == username)).one_or_none()

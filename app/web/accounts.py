@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.cookies import set_session_cookie
-from app.auth.crypto import MAX_PASSWORD_CHARS
 from app.auth.deps import AdminUser, CurrentUser
 from app.auth.permissions import ACTION_LABELS, Action, Caller
 from app.auth.schemas import TokenOut
@@ -18,12 +17,11 @@ from app.models import ROLE_VALUES, Dataset
 from app.schemas import SmallId
 from app.services import accounts, audit, datasets, tokens
 from app.templating import render
-from app.web.auth import SESSION_MAX_AGE, client_address
+from app.web.auth import SESSION_MAX_AGE, Password, client_address
 from app.web.htmx import redirect
 
 router = APIRouter()
 
-Password = Annotated[str, Form(max_length=MAX_PASSWORD_CHARS)]
 AUDIT_PAGE_SIZE = 50
 
 
