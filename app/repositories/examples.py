@@ -4,9 +4,10 @@ import base64
 import json
 import struct
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import (
     ColumnElement,
     cast,
@@ -175,6 +176,10 @@ def upsert_examples(
     if not rows:
         return UpsertOutcome({}, {}, {})
     postgres = is_postgres(session)
+    if postgres:
+        copied = _copy_new_rows(session, dataset_id, rows, now)
+        if copied is not None:
+            return copied
     (_stage_postgres if postgres else _stage_sqlite)(session, rows)
     params = {"d": dataset_id, "now": now}
     with_ids = any(row.external_id is not None for row in rows)
@@ -328,7 +333,66 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
             copy.write(_COPY_TRAILER)
         # A temporary table has no statistics: without them the planner joins it to examples
         # by scanning the whole table, which grows slower with every example stored.
-        cursor.execute("ANALYZE sift_stage")
+        cursor.execute("ANALYZE sift_stage (external_id, content_hash)")
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Postgres' timestamps count microseconds from here
+_EXAMPLE_COLUMNS = f"id, dataset_id, status, version, created_at, updated_at, {_COLUMNS}"
+
+
+def _copy_new_rows(
+    session: Session, dataset_id: int, rows: list[StagedRow], now: datetime
+) -> UpsertOutcome | None:
+    """The fast path of a batch that only adds examples: binary COPY straight into the table,
+    without the staging table's extra write and read (about a third of the database's work).
+
+    Rows whose content is stored already are left out, as ON CONFLICT would. When a row
+    names a stored external id (an update), or a concurrent writer stores the same content
+    first (a unique violation or a deadlock, rolled back to a savepoint), this returns None
+    and the caller takes the staging path, which sorts every case out.
+    """
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    ids = [row.external_id for row in rows if row.external_id is not None]
+    with connection.cursor() as cursor:
+        if ids:
+            cursor.execute(
+                "SELECT 1 FROM examples WHERE dataset_id = %s AND external_id = ANY(%s) LIMIT 1",
+                (dataset_id, ids),
+            )
+            if cursor.fetchone() is not None:
+                return None
+        cursor.execute(
+            "SELECT content_hash FROM examples WHERE dataset_id = %s AND content_hash = ANY(%s)",
+            (dataset_id, [row.content_hash for row in rows]),
+        )
+        stored = {h for (h,) in cursor.fetchall()}
+        new = [row for row in rows if row.content_hash not in stored]
+        if not new:
+            return UpsertOutcome({}, {}, {})
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('examples', 'id')) FROM generate_series(1, %s)",
+            (len(new),),
+        )
+        new_ids = sorted(i for (i,) in cursor.fetchall())
+        stamp = struct.pack(">iq", 8, int((now - _EPOCH).total_seconds() * 1_000_000))
+        head = struct.pack(">ii", 4, dataset_id)
+        head += struct.pack(">i", 7) + b"pending" + struct.pack(">ii", 4, 1) + stamp + stamp
+        fields = struct.pack(">h", len(STAGE_COLUMNS) + 7)
+        cursor.execute("SAVEPOINT sift_copy")
+        try:
+            statement = f"COPY examples ({_EXAMPLE_COLUMNS}, search_vector) FROM STDIN BINARY"
+            with cursor.copy(statement) as copy:
+                copy.write(_COPY_SIGNATURE)
+                for example_id, row in zip(new_ids, new, strict=True):
+                    copy.write(fields + struct.pack(">iq", 8, example_id) + head)
+                    copy.write(_binary_row(row)[2:])
+                copy.write(_COPY_TRAILER)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+            cursor.execute("ROLLBACK TO SAVEPOINT sift_copy")
+            return None
+        cursor.execute("RELEASE SAVEPOINT sift_copy")
+    return UpsertOutcome({row.content_hash: i for i, row in zip(new_ids, new, strict=True)}, {}, {})
 
 
 def refresh_statistics(session: Session) -> None:

@@ -59,17 +59,45 @@ class Analyzed:
 
     def add(self, text: str) -> None:
         """Analyze one more text (a message) into this example's tokens."""
-        parts = _CJK_RUN.split(unicodedata.normalize("NFKC", text).lower())
+        if text.isascii():  # most texts: no CJK, nothing to normalise, words by table lookup
+            self.words.extend(_ascii_words(text))
+            return
+        if not unicodedata.is_normalized("NFKC", text):
+            # Full-width ASCII and the ideographic space are what usually stands in the way
+            # (Chinese punctuation); a character may always be replaced by its compatibility
+            # decomposition before NFKC, and a table lookup is far cheaper than normalising.
+            for char in set(_FULLWIDTH_CHAR.findall(text)):
+                text = text.replace(char, _FULLWIDTH[char])
+            if not unicodedata.is_normalized("NFKC", text):
+                text = unicodedata.normalize("NFKC", text)
+        parts = _CJK_RUN.split(text.lower())
         for i, part in enumerate(parts):
             if i % 2 == 0:
-                self.words.extend(_WORD.findall(part))
+                self.words.extend(_ascii_words(part) if part.isascii() else _WORD.findall(part))
             else:
                 if self.grams:
                     self.grams.append(GAP)
                 if len(part) == 1:
                     self.grams.append(part)
                 else:
-                    self.grams.extend([part[j : j + 2] for j in range(len(part) - 1)])
+                    self.grams.extend(_PAIR.findall(part))
+
+
+_FULLWIDTH = {"\u3000": " ", **{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}}
+_FULLWIDTH_CHAR = re.compile("[\u3000\uff01-\uff5e]")
+_PAIR = re.compile("(?=(..))", re.DOTALL)  # every two neighbouring characters
+# ASCII letters and digits, lower-cased; everything else a space (the same words as _WORD).
+_ASCII_TABLE = bytes(
+    (c | 0x20 if chr(c).isalpha() else c) if c < 128 and chr(c).isalnum() else 0x20
+    for c in range(256)
+)
+
+
+def _ascii_words(text: str) -> list[str]:
+    words = text.encode().translate(_ASCII_TABLE).decode().split()
+    if words and max(map(len, words)) > MAX_TOKEN_CHARS:
+        return [piece for word in words for piece in _WORD.findall(word)]
+    return words
 
 
 def analyze(texts: Iterable[str]) -> Analyzed:
@@ -103,17 +131,30 @@ def to_tsvector_binary(doc: Analyzed) -> bytes:
     data = ("\x00\x00\x00".join(words) + "\x00\x00\x00").encode() if words else b""
     positions: dict[str, list[int]] = {}
     for pos, gram in enumerate(doc.grams[:MAX_POSITION], start=1):
-        if gram != GAP:
-            found = positions.get(gram)
-            if found is None:
-                positions[gram] = [pos]
-            else:
-                found.append(pos)
-    parts = [data]
-    for gram, found in positions.items():
-        kept = found[:256]
-        parts.append(gram.encode() + b"\x00" + struct.pack(f">{len(kept) + 1}H", len(kept), *kept))
-    return struct.pack(">i", len(words) + len(positions)) + b"".join(parts)
+        found = positions.get(gram)
+        if found is None:
+            positions[gram] = [pos]
+        else:
+            found.append(pos)
+    positions.pop(GAP, None)
+    if not positions:
+        return _COUNT(len(words)) + data
+    # Each bigram: its UTF-8 (all encoded in one call), a NUL, the count of its positions and
+    # the positions (most bigrams of a text occur once).
+    names = "\x00".join(positions).encode().split(b"\x00")
+    parts = [b""] * (2 * len(names))
+    parts[0::2] = names
+    parts[1::2] = [_ONE(0, 1, p[0]) if len(p) == 1 else _positions(p) for p in positions.values()]
+    return _COUNT(len(words) + len(positions)) + data + b"".join(parts)
+
+
+_COUNT = struct.Struct(">i").pack
+_ONE = struct.Struct(">BHH").pack  # NUL, one position, the position
+
+
+def _positions(found: list[int]) -> bytes:
+    kept = found[:256]
+    return b"\x00" + struct.pack(f">{len(kept) + 1}H", len(kept), *kept)
 
 
 def to_tsquery_literal(units: list[list[str]]) -> str:

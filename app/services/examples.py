@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from app import repositories
@@ -53,7 +54,10 @@ def language_sample(example: CanonicalExample) -> str:
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # what orjson will not encode (integers past 64 bits, non-string keys)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def stage_examples(items: list[CanonicalExample], postgres: bool) -> list[StagedRow]:

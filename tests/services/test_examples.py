@@ -84,3 +84,43 @@ def test_keyset_pages_cover_everything_once(session: Session) -> None:
             break
         after = repositories.decode_cursor(page.next)
     assert seen == ids
+
+
+def test_a_batch_mixing_new_stored_and_updated_items_reports_each(session: Session) -> None:
+    """New items, items whose content is stored and an item naming a stored external id, in
+    one batch: each is reported as what it is (Postgres copies new-only batches directly and
+    sends the others through its staging table; both must agree)."""
+    ds = make_dataset(session)
+    (kept,) = store(session, ds, chat("stored question", "stored answer")).created
+    (named,) = store(session, ds, chat("Q", "old answer", external_id="n1")).created
+    result = store(
+        session,
+        ds,
+        chat("fresh one", "answer one"),
+        chat("stored question", "stored answer", external_id="other"),
+        chat("Q", "new answer", external_id="n1"),
+        chat("fresh two", "answer two"),
+    )
+    assert result.updated == [named]
+    assert [i for i, _ in result.duplicates] == [1]
+    assert len(result.created) == 2
+    assert kept not in result.created
+    example = repositories.get_example(session, ds.id, named)
+    assert example is not None and example.messages[1]["content"] == "new answer"
+
+
+def test_new_examples_get_ids_in_batch_order_and_start_pending(session: Session) -> None:
+    ds = make_dataset(session)
+    store(session, ds, chat("already here", "yes"))
+    result = store(
+        session,
+        ds,
+        *[chat(f"question {i}", f"answer {i}") for i in range(50)],
+        chat("already here", "yes"),
+    )
+    assert result.created == sorted(result.created) and len(result.created) == 50
+    assert [i for i, _ in result.duplicates] == [50]
+    examples = [repositories.get_example(session, ds.id, i) for i in result.created]
+    assert [e.messages[0]["content"] for e in examples if e] == [f"question {i}" for i in range(50)]
+    assert {(e.status, e.version) for e in examples if e} == {("pending", 1)}
+    assert search_ids(session, ds.id, "question")[:50] == result.created
