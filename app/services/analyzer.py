@@ -14,6 +14,7 @@ a gap separates CJK runs so that no phrase matches across punctuation, words or 
 import re
 import struct
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -129,13 +130,9 @@ def to_tsvector_binary(doc: Analyzed) -> bytes:
     words = doc.index_words()
     # Each word: its UTF-8, a NUL, and a zero count of positions (two more NULs).
     data = ("\x00\x00\x00".join(words) + "\x00\x00\x00").encode() if words else b""
-    positions: dict[str, list[int]] = {}
+    positions: defaultdict[str, list[int]] = defaultdict(list)
     for pos, gram in enumerate(doc.grams[:MAX_POSITION], start=1):
-        found = positions.get(gram)
-        if found is None:
-            positions[gram] = [pos]
-        else:
-            found.append(pos)
+        positions[gram].append(pos)
     positions.pop(GAP, None)
     if not positions:
         return _COUNT(len(words)) + data
@@ -153,8 +150,13 @@ _ONE = struct.Struct(">BHH").pack  # NUL, one position, the position
 
 
 def _positions(found: list[int]) -> bytes:
-    kept = found[:256]
-    return b"\x00" + struct.pack(f">{len(kept) + 1}H", len(kept), *kept)
+    kept = found[:MAX_POSITIONS]
+    return _MANY[len(kept)](0, len(kept), *kept)
+
+
+MAX_POSITIONS = 256  # positions Postgres keeps of one lexeme
+# NUL, the count of positions and the positions, for each count (formats compiled once).
+_MANY = [struct.Struct(f">BH{n}H").pack for n in range(MAX_POSITIONS + 1)]
 
 
 def to_tsquery_literal(units: list[list[str]]) -> str:
