@@ -5,14 +5,16 @@ beside a plain Postgres COPY of the same rows measured in the same run.
     .venv/bin/python bench/ingest.py [N] [--backends postgres,sqlite] [--push-n M]
 
 Data: ../shared/bench/gen_data.py N 42 (alpaca-like JSONL; ~0.5% duplicates, ~20% Chinese).
-Prints examples/s, peak memory of the import (the whole process tree, sampled), the time
-until an imported example is searchable, and checks the search count of the marker word.
+Prints examples/s, peak memory of the import (the whole process tree, sampled), the CPU time
+an example costs in Sift's processes and in the Postgres backend, the time until an imported
+example is searchable, and checks the search count of the marker word.
 """
 
 import argparse
 import http.client
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -121,6 +123,8 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
     sift(env, "db", "upgrade")
     sift(env, "datasets", "create", "bench")
     peak = 0
+    backends: dict[int, float] = {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [*SIFT, "import", str(path), "--dataset", "bench", "--quiet"],
@@ -132,11 +136,15 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
     )
     while proc.poll() is None:
         peak = max(peak, tree_rss_kb(proc.pid))
+        if backend == "postgres":
+            backends.update(backend_cpu("sift_bench_import"))
         time.sleep(0.2)
     elapsed = time.perf_counter() - start
     out, err = proc.communicate()
     if proc.returncode != 0:
         sys.exit(f"import failed:\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    python_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     # The index is written in each batch's transaction: searchable as soon as the batch commits.
     found, search_s = search_count(env, url, word)
     return {
@@ -146,7 +154,29 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
         "found": found,
         "search_s": search_s,
         "summary": out.strip(),
+        "python_us": python_cpu / n * 1e6,
+        "db_us": sum(backends.values()) / n * 1e6,
     }
+
+
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds used so far by each Postgres backend serving `database` (this machine's
+    server only: read from /proc)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
+    found = {}
+    for (pid,) in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 def free_port() -> int:
@@ -259,7 +289,10 @@ def main() -> None:
             f"the same transaction (searchable at commit); '{meta['search_word']}' finds "
             f"{r['found']} in {r['search_s'] * 1000:.0f} ms"
         )
-        print(f"    {r['summary']}")
+        cpu = f"CPU per example: {r['python_us']:.0f} µs in Sift's processes"
+        if backend == "postgres":
+            cpu += f", {r['db_us']:.0f} µs in the Postgres backend"
+        print(f"    {cpu}\n    {r['summary']}")
         if not args.skip_push:
             m = args.push_n or min(args.n, 100_000)
             p = bench_push(backend, path, m, work, args.clients)
