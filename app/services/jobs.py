@@ -175,8 +175,10 @@ def run_job(
             {"job": job_id, "file": job.filename, "status": status, **total.counts()},
         )
         session.commit()
-    if total.created + total.updated >= ANALYZE_AFTER:
+    if total.created + total.updated:
         with make_session() as session:
-            repositories.refresh_statistics(session)
+            repositories.merge_search_index(session)
+            if total.created + total.updated >= ANALYZE_AFTER:
+                repositories.refresh_statistics(session)
             session.commit()
     return job

@@ -19,7 +19,7 @@ import zstandard
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import dbschema
+from app import dbschema, repositories
 from app.db import make_engine, make_sessionmaker
 from app.models import Dataset, Example, ImportJob
 from app.models.types import utcnow
@@ -309,6 +309,27 @@ def test_a_large_job_refreshes_the_planner_statistics(
         else:
             query = "SELECT count(*) > 0 FROM sqlite_stat1 WHERE tbl = 'examples'"
         assert session.execute(text(query)).scalar_one()
+
+
+def test_a_job_leaves_the_search_index_merged(
+    backend: str, make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Imports let the search index's pending list grow large (a search reads all of it), so a
+    finished job merges it: merging again finds nothing left."""
+    from sqlalchemy import text
+
+    if backend != "postgres":
+        pytest.skip("the GIN pending list is Postgres-only")
+    path = write(tmp_path / "merge.jsonl", [alpaca(i) for i in range(300)], "jsonl")
+    job = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS)
+    assert job.status == "succeeded"
+    with make_session() as session:
+        merge = "SELECT gin_clean_pending_list('ix_examples_search'::regclass)"
+        assert session.execute(text(merge)).scalar_one() == 0
+        found = repositories.page_examples(
+            session, dataset_id, repositories.ExampleFilters(q="quokka"), None, 10
+        ).items
+        assert len(found) == 10
 
 
 def test_an_atomic_job_keeps_beating_while_it_runs(
