@@ -4,6 +4,7 @@ import base64
 import json
 import logging
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -136,12 +137,14 @@ def neighbours(session: Session, dataset_id: int, example_id: int) -> tuple[int 
 
 
 class StagedRow(NamedTuple):
-    """An example ready to write: its stage-column values (JSON already encoded) and its search
-    document (a tsvector literal on Postgres, FTS5 text on SQLite)."""
+    """An example ready to write. On SQLite: its stage-column values (JSON already encoded)
+    and its FTS5 text. On Postgres the values are left empty and `search` holds the values
+    and the search vector in binary COPY form, encoded where the batch was prepared (in a
+    worker process, for big imports) by copy_fields()."""
 
     external_id: str | None
     content_hash: str
-    values: tuple[Any, ...]  # in STAGE_COLUMNS order
+    values: tuple[Any, ...]  # in STAGE_COLUMNS order (SQLite)
     search: str | bytes
 
 
@@ -307,10 +310,34 @@ def _binary_field(value: Any, jsonb: bool) -> bytes:
     return struct.pack(">i", len(data)) + data
 
 
-def _binary_row(row: StagedRow) -> bytes:
-    fields = [_binary_field(v, i in _JSON_AT) for i, v in enumerate(row.values)]
-    search = row.search if isinstance(row.search, bytes) else row.search.encode()
-    return b"".join([_FIELDS, *fields, struct.pack(">i", len(search)), search])
+def copy_fields(values: tuple[Any, ...], search_vector: bytes) -> bytes:
+    """The stage columns (STAGE_COLUMNS order) and the search vector (tsvector's binary
+    form) of one row, as binary COPY fields."""
+    fields = [_binary_field(v, i in _JSON_AT) for i, v in enumerate(values)]
+    return b"".join([*fields, struct.pack(">i", len(search_vector)), search_vector])
+
+
+def _copy_payload(row: StagedRow) -> bytes:
+    if not isinstance(row.search, bytes):
+        raise TypeError("a row staged for SQLite cannot be copied into Postgres")
+    return row.search
+
+
+def _copy_rows(copy: Any, rows: Iterable[bytes]) -> None:
+    """Send binary COPY rows in chunks of about a megabyte (a write per row costs more)."""
+    chunk: list[bytes] = [_COPY_SIGNATURE]
+    size = 0
+    for row in rows:
+        chunk.append(row)
+        size += len(row)
+        if size >= _CHUNK_BYTES:
+            copy.write(b"".join(chunk))
+            chunk, size = [], 0
+    chunk.append(_COPY_TRAILER)
+    copy.write(b"".join(chunk))
+
+
+_CHUNK_BYTES = 1 << 20
 
 
 def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
@@ -329,15 +356,13 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
         _bulk_settings(cursor)
         statement = f"COPY sift_stage ({_COLUMNS}, search_vector) FROM STDIN (FORMAT BINARY)"
         with cursor.copy(statement) as copy:
-            copy.write(_COPY_SIGNATURE)
-            for row in rows:
-                copy.write(_binary_row(row))
-            copy.write(_COPY_TRAILER)
+            _copy_rows(copy, (_FIELDS + _copy_payload(row) for row in rows))
         # A temporary table has no statistics: without them the planner joins it to examples
         # by scanning the whole table, which grows slower with every example stored.
         cursor.execute("ANALYZE sift_stage (external_id, content_hash)")
 
 
+_ID = struct.Struct(">iq").pack
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Postgres' timestamps count microseconds from here
 _EXAMPLE_COLUMNS = f"id, dataset_id, status, version, created_at, updated_at, {_COLUMNS}"
 
@@ -386,11 +411,13 @@ def _copy_new_rows(
         try:
             statement = f"COPY examples ({_EXAMPLE_COLUMNS}, search_vector) FROM STDIN BINARY"
             with cursor.copy(statement) as copy:
-                copy.write(_COPY_SIGNATURE)
-                for example_id, row in zip(new_ids, new, strict=True):
-                    copy.write(fields + struct.pack(">iq", 8, example_id) + head)
-                    copy.write(_binary_row(row)[2:])
-                copy.write(_COPY_TRAILER)
+                _copy_rows(
+                    copy,
+                    (
+                        b"".join((fields, _ID(8, example_id), head, _copy_payload(row)))
+                        for example_id, row in zip(new_ids, new, strict=True)
+                    ),
+                )
         except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
             cursor.execute("ROLLBACK TO SAVEPOINT sift_copy")
             return None
@@ -406,22 +433,27 @@ def _bulk_settings(cursor: psycopg.Cursor[Any]) -> None:
     with the work_mem to sort it in one pass, writes a third less WAL and took 25-30% less of
     the backend's time per example (measured: 240 down to 165-175 microseconds, 50,000
     synthetic examples, three runs each). The cost: a search reads the pending list whole
-    until it is merged, up to ~70 ms at 64 MB, so an import merges it when it ends
-    (merge_search_index)."""
+    until it is merged, up to ~70 ms at 64 MB, so an import merges it as it goes and when it
+    ends (merge_search_index)."""
     cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
     cursor.execute("SET LOCAL work_mem = '128MB'")
 
 
-def merge_search_index(session: Session) -> None:
-    """Merge the search index's pending list now (Postgres), so searches stop reading it: run
-    after an import. Only the index's owner may; for anyone else it is left to autovacuum."""
+def merge_search_index(session: Session) -> int | None:
+    """Merge the search index's pending list now (Postgres), so searches stop reading it;
+    returns the pages merged, or None where that cannot be done: SQLite, or a database user
+    who does not own the index (autovacuum merges it there)."""
     if not is_postgres(session):
-        return
+        return None
     try:
         with session.begin_nested():
-            session.execute(text("SELECT gin_clean_pending_list('ix_examples_search'::regclass)"))
+            merged = session.execute(
+                text("SELECT gin_clean_pending_list('ix_examples_search'::regclass)")
+            ).scalar_one()
     except DBAPIError as exc:
         log.warning("search index pending list left to autovacuum: %s", exc.orig)
+        return None
+    return int(merged)
 
 
 def refresh_statistics(session: Session) -> None:

@@ -77,8 +77,13 @@ def stage_examples(items: list[CanonicalExample], postgres: bool) -> list[Staged
             _json(item.metadata),
             language,
         )
-        search = analyzer.to_tsvector_binary(doc) if postgres else analyzer.to_fts5_text(doc)
-        staged.append(StagedRow(item.external_id, values[1], values, search))
+        if postgres:
+            copy = repositories.copy_fields(values, analyzer.to_tsvector_binary(doc))
+            staged.append(StagedRow(item.external_id, values[1], (), copy))
+        else:
+            staged.append(
+                StagedRow(item.external_id, values[1], values, analyzer.to_fts5_text(doc))
+            )
     return staged
 
 

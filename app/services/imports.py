@@ -10,11 +10,14 @@ cut off at any point has only whole batches stored, and running it again stores 
 and any bad record stores nothing.
 """
 
+import logging
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import repositories
 from app.db import commit_retrying, is_postgres
 from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
@@ -39,6 +43,9 @@ from app.services.ingest import (
 )
 
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024  # smaller files are done in-process (no worker start-up)
+MERGE_IDLE_SECONDS = 0.2  # how long the background merge waits when nothing is pending
+
+log = logging.getLogger(__name__)
 
 # Called before each batch commits: (session, report so far, last record number, bytes read).
 BatchHook = Callable[[Session, IngestReport, int, int], None]
@@ -157,6 +164,41 @@ def _store_batch(
     return batch
 
 
+@contextmanager
+def _merging_search_index(make_session: sessionmaker[Session], enabled: bool) -> Iterator[None]:
+    """While a large import runs, merge the search index's pending list from a second
+    connection (Postgres), on the core the import leaves idle when its own connection would
+    stop to merge: a merge of 64 MB takes a second or two, long enough to drain the
+    pipeline of prepared batches. The import's inserts then find the merge taken and go on."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_merge_until, args=(make_session, stop), name="sift-index-merge", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _merge_until(make_session: sessionmaker[Session], stop: threading.Event) -> None:
+    try:
+        with make_session() as session:
+            while not stop.is_set():
+                merged = repositories.merge_search_index(session)
+                session.commit()
+                if merged is None:
+                    return  # SQLite, or not permitted: the inserts merge it themselves
+                if merged == 0:
+                    stop.wait(MERGE_IDLE_SECONDS)
+    except Exception:  # the import must not fail for want of a merge; it merges as it goes
+        log.exception("merging the search index in the background failed")
+
+
 def import_file(
     make_session: sessionmaker[Session],
     dataset_id: int,
@@ -172,10 +214,15 @@ def import_file(
     report = IngestReport()
     fmt_holder: list[str | None] = []
     size = path.stat().st_size
-    with make_session() as session, path.open("rb") as stream:
+    workers = _worker_count(options, size)
+    with (
+        make_session() as session,
+        path.open("rb") as stream,
+        _merging_search_index(make_session, enabled=workers > 0),
+    ):
         dataset = session.get_one(Dataset, dataset_id)
         postgres = is_postgres(session)
-        executor = _executor(_worker_count(options, size))
+        executor = _executor(workers)
         try:
             batches = batched(_records(stream, options, resume_after), options.batch_size)
             for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
