@@ -5,6 +5,7 @@ import csv
 import gzip
 import io
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -139,6 +140,24 @@ def test_bad_jsonl_lines_are_reported_and_skipped() -> None:
         BadRecord(4, "line 4: expected a JSON object, got list"),
         Record(5, {"a": 5}),
     ]
+
+
+def test_jsonl_values_come_back_exactly_whichever_parser_reads_them() -> None:
+    """Lines orjson reads and lines it leaves to the json module give the same values: big
+    integers stay integers, a BOM, NaN, tabs inside strings and lone surrogates still read."""
+    data = (
+        b'\xef\xbb\xbf{"a": 1}\n'
+        b'{"a": 123456789012345678901234567890, "b": 18446744073709551615}\n'
+        b'{"a": NaN}\n{"a": "x\ty"}\n{"a": "\\ud800"}\n{"a": 0.1, "b": -0.0, "c": [true, null]}\n'
+    )
+    values = [
+        item.data for item in read_records(io.BytesIO(data), "jsonl") if isinstance(item, Record)
+    ]
+    assert values[0] == {"a": 1}
+    assert values[1] == {"a": 123456789012345678901234567890, "b": 18446744073709551615}
+    assert isinstance(values[1]["a"], int)
+    assert math.isnan(values[2]["a"])
+    assert values[3:] == [{"a": "x\ty"}, {"a": "\ud800"}, {"a": 0.1, "b": -0.0, "c": [True, None]}]
 
 
 def test_bad_array_elements_are_reported_and_reading_goes_on() -> None:
