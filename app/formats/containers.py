@@ -72,6 +72,19 @@ def read_records(
         yield from _read(source, name if isinstance(name, str) else None, container, columns or {})
 
 
+def loads_plain(data: bytes) -> Any:
+    """The value of plain, strict JSON (valid UTF-8, no NaN, no lone surrogates, no BOM),
+    parsed by orjson in a fraction of the json module's time; None for anything else, which
+    the careful readers then read or report as before. Text with 19 digits in a row is left
+    to them too: orjson turns integers past 64 bits into floats."""
+    if _LONG_DIGITS.search(data):
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def detect_container(head: bytes, name: str | None = None) -> str:
     """The container of a (decompressed) file from its first bytes, else its file name."""
     start = head.removeprefix(codecs.BOM_UTF8).lstrip()
@@ -208,19 +221,10 @@ def _buffered(stream: _Readable) -> io.BufferedReader:
 
 def _iter_jsonl(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
     for number, line in enumerate(stream, 1):
-        # Fast path: orjson takes the usual line (valid UTF-8, strict JSON, an object) in a
-        # fraction of the time. Whatever it refuses (NaN, lone surrogates, a BOM, bad bytes,
-        # blank lines) goes the careful way below, which keeps or reports it as before; so do
-        # lines with 19 digits in a row, as orjson turns integers past 64 bits into floats.
-        if not _LONG_DIGITS.search(line):
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                pass
-            else:
-                if isinstance(value, dict):
-                    yield Record(number, value)
-                    continue
+        value = loads_plain(line)
+        if isinstance(value, dict):
+            yield Record(number, value)
+            continue
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)
         try:

@@ -11,7 +11,8 @@ from app.auth.permissions import Caller
 from app.db import is_postgres
 from app.errors import InvalidInput, SiftError
 from app.formats import FORMATS, FormatError
-from app.formats.containers import read_records
+from app.formats.containers import loads_plain, read_records
+from app.formats.fields import kind
 from app.formats.records import BadRecord, Record
 from app.models import Dataset, IdempotencyKey
 from app.repositories import ingest as ingest_repo
@@ -70,6 +71,16 @@ def _items(request: PushRequest, max_items: int) -> list[Record | BadRecord]:
             "body",
             "expected a JSON array of examples (or NDJSON with Content-Type: application/x-ndjson)",
         )
+    parsed = None if request.ndjson else loads_plain(request.body)
+    if isinstance(parsed, list):  # the usual array, read in one go
+        if len(parsed) > max_items:
+            raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
+        return [
+            Record(index, value)
+            if isinstance(value, dict)
+            else BadRecord(index, f"record {index + 1}: expected a JSON object, got {kind(value)}")
+            for index, value in enumerate(parsed)
+        ]
     items: list[Record | BadRecord] = []
     for item in read_records(io.BytesIO(request.body), container):
         items.append(item)

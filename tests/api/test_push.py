@@ -177,6 +177,26 @@ def test_nan_and_infinity_are_rejected_by_field(
     assert count(session, ds) == 1
 
 
+@pytest.mark.parametrize("careful", [False, True], ids=["plain-json", "needs-json-module"])
+def test_non_objects_in_the_array_are_reported_alike_by_either_reader(
+    writer: TestClient, ds: Dataset, careful: bool
+) -> None:
+    """A plain array is read in one go; one holding NaN (or a long integer) goes through the
+    streaming reader. Items are reported the same way either way."""
+    last = '{"instruction": "z", "output": "y", "n": 123456789012345678901234567890}'
+    if careful:
+        last = '{"instruction": "z", "output": "y", "n": NaN}'
+    content = f'[{json.dumps(alpaca(0))}, 5, ["x"], {last}]'.encode()
+    response = writer.post(URL, content=content, headers={"Content-Type": "application/json"})
+    body = response.json()
+    assert response.status_code == 200
+    assert [(e["index"], e["error"]) for e in body["errors"][:2]] == [
+        (1, "record 2: expected a JSON object, got number"),
+        (2, "record 3: expected a JSON object, got list"),
+    ]
+    assert body["created"] == (1 if careful else 2)
+
+
 def test_invalid_utf8_line_is_reported(writer: TestClient, ds: Dataset) -> None:
     good = json.dumps(alpaca(0)).encode()
     content = good + b"\n" + b'{"instruction": "caf\xe9", "output": "x"}\n'
