@@ -5,10 +5,12 @@ The same steps serve the REST bulk push, the CLI import and background import jo
 then `store_prepared` (one transaction, in the caller's session).
 """
 
+import gc
 import json
 import math
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,10 +230,33 @@ def parse_item(data: Any, fmt: str | None, limits: Limits) -> CanonicalExample:
     return example
 
 
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Preparing a batch makes hundreds of thousands of short-lived lists and dicts, and each
+    700 of them set Python's cycle collector going over everything alive; it found nothing to
+    free and took 10-20% of the time (measured on 20,000 synthetic examples). Reference
+    counting frees all of it; any cycles wait for the collector to run again after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def prepare_batch(
     items: list[Record | BadRecord], fmt: str | None, limits: Limits, postgres: bool
 ) -> PreparedBatch:
     """Parse, validate and stage a batch; safe to run in a worker process."""
+    with _cycle_collector_paused():
+        return _prepare_batch(items, fmt, limits, postgres)
+
+
+def _prepare_batch(
+    items: list[Record | BadRecord], fmt: str | None, limits: Limits, postgres: bool
+) -> PreparedBatch:
     numbers: list[int] = []
     examples: list[CanonicalExample] = []
     rejected: list[Problem] = []
