@@ -6,7 +6,7 @@ import logging
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import psycopg
@@ -362,7 +362,7 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
         cursor.execute("ANALYZE sift_stage (external_id, content_hash)")
 
 
-_ID = struct.Struct(">iq").pack
+_ID = struct.Struct(">iq").pack  # an 8-byte field: bigint ids, timestamps
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Postgres' timestamps count microseconds from here
 _EXAMPLE_COLUMNS = f"id, dataset_id, status, version, created_at, updated_at, {_COLUMNS}"
 
@@ -403,7 +403,7 @@ def _copy_new_rows(
             (len(new),),
         )
         new_ids = sorted(i for (i,) in cursor.fetchall())
-        stamp = struct.pack(">iq", 8, int((now - _EPOCH).total_seconds() * 1_000_000))
+        stamp = _ID(8, (now - _EPOCH) // timedelta(microseconds=1))
         head = struct.pack(">ii", 4, dataset_id)
         head += struct.pack(">i", 7) + b"pending" + struct.pack(">ii", 4, 1) + stamp + stamp
         fields = struct.pack(">h", len(STAGE_COLUMNS) + 7)

@@ -1,8 +1,11 @@
 """Storing examples: dedup, upsert by external id, search index, keyset pages."""
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from app import repositories
+from app.models.types import utcnow
 from app.repositories import ExampleFilters
 from tests.factories import chat, make_dataset, store
 
@@ -123,4 +126,7 @@ def test_new_examples_get_ids_in_batch_order_and_start_pending(session: Session)
     examples = [repositories.get_example(session, ds.id, i) for i in result.created]
     assert [e.messages[0]["content"] for e in examples if e] == [f"question {i}" for i in range(50)]
     assert {(e.status, e.version) for e in examples if e} == {("pending", 1)}
+    now = utcnow()
+    assert all(e and e.created_at == e.updated_at for e in examples)
+    assert all(e and abs(now - e.created_at) < timedelta(minutes=1) for e in examples)
     assert search_ids(session, ds.id, "question")[:50] == result.created
