@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import repositories
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.services import jobs
@@ -175,6 +176,19 @@ class QueueRunner:
             await asyncio.sleep(SWEEP_SECONDS)
             for job_id in await asyncio.to_thread(_stale, self.make_session):
                 await asyncio.to_thread(self.submit, job_id)
+            await asyncio.to_thread(merge_pending_search_entries, self.make_session)
+
+
+def merge_pending_search_entries(make_session: sessionmaker[Session]) -> None:
+    """Merge what bulk pushes left in the search index's pending list (they let it grow to
+    64 MB, and every search reads it until it is merged). The sweep runs this every
+    SWEEP_SECONDS; it costs nothing when the list is empty."""
+    try:
+        with make_session() as session:
+            repositories.merge_search_index(session)
+            session.commit()
+    except Exception:  # the sweep goes on; autovacuum merges the list too
+        log.exception("merging the search index's pending list failed")
 
 
 def make_runner(

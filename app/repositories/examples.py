@@ -434,7 +434,7 @@ def _bulk_settings(cursor: psycopg.Cursor[Any]) -> None:
     the backend's time per example (measured: 240 down to 165-175 microseconds, 50,000
     synthetic examples, three runs each). The cost: a search reads the pending list whole
     until it is merged, up to ~70 ms at 64 MB, so an import merges it as it goes and when it
-    ends (merge_search_index)."""
+    ends, and the worker's sweep merges what pushes leave (merge_search_index)."""
     cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
     cursor.execute("SET LOCAL work_mem = '128MB'")
 

@@ -122,3 +122,24 @@ def test_a_job_cut_off_by_a_dead_server_is_resumed_at_worker_start(
     assert job.status == "succeeded" and job.report["created"] == 20
     with make_session() as session:
         assert session.get_one(Dataset, job.dataset_id).slug == "cutoff"
+
+
+def test_the_sweep_merges_what_pushes_left_pending(queue_db: tuple[Settings, Engine]) -> None:
+    """Pushes let the search index's pending list grow (a search reads all of it); the
+    worker's sweep merges it."""
+    from sqlalchemy import text
+
+    from app.services.examples import store_examples
+    from app.worker import merge_pending_search_entries
+    from tests.factories import chat
+
+    _, engine = queue_db
+    make_session = make_sessionmaker(engine)
+    with make_session() as session:
+        dataset = datasets.create_dataset(session, "pushed")
+        store_examples(session, dataset, [chat(f"pushed question {i}", "yes") for i in range(200)])
+        session.commit()
+    merge = text("SELECT gin_clean_pending_list('ix_examples_search'::regclass)")
+    merge_pending_search_entries(make_session)
+    with make_session() as session:
+        assert session.execute(merge).scalar_one() == 0
