@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.auth.cookies import set_session_cookie
 from app.auth.deps import AdminUser, CurrentUser
 from app.auth.permissions import ACTION_LABELS, Action, Caller
 from app.auth.schemas import TokenOut
@@ -17,7 +16,7 @@ from app.models import ROLE_VALUES, Dataset
 from app.schemas import SmallId
 from app.services import accounts, audit, datasets, tokens
 from app.templating import render
-from app.web.auth import SESSION_MAX_AGE, Password, client_address
+from app.web.auth import Password, signed_in_response
 from app.web.htmx import redirect
 
 router = APIRouter()
@@ -71,12 +70,8 @@ def change_password(
     except SiftError as exc:
         context = _account_context(session, caller, error=exc.message)
         return render(request, "auth/account.html", context, exc.status_code)
-    new = accounts.start_session(
-        session, caller.user, client_address(request), request.headers.get("user-agent")
-    )
+    response = signed_in_response(request, session, caller.user, "/account?changed=true")
     session.commit()
-    response = redirect(request, "/account?changed=true")
-    set_session_cookie(request, response, new.token, SESSION_MAX_AGE)
     return response
 
 
@@ -85,7 +80,7 @@ def change_password(
 
 def _tokens_context(session: SessionDep, caller: Caller, **extra: Any) -> dict[str, Any]:
     owners = [caller.user]
-    if caller.may(Action.manage) or caller.may(Action.admin):
+    if caller.may(Action.manage):
         owners += [u for u in accounts.list_users(session) if u.is_service and u.is_active]
     return {
         "nav_section": "tokens",

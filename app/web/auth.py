@@ -35,14 +35,14 @@ def client_address(request: Request) -> str | None:
 
 
 def signed_in_response(request: Request, session: SessionDep, user: User, target: str) -> Response:
-    """Open a session for the user, commit, and send the browser on with its cookie."""
+    """Open a session for the user (ending this browser's old one) and send the browser on
+    with its cookie; the route commits."""
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         accounts.end_session(session, None, old)
     new = accounts.start_session(
         session, user, client_address(request), request.headers.get("user-agent")
     )
-    session.commit()
     response = redirect(request, target)
     set_session_cookie(request, response, new.token, SESSION_MAX_AGE)
     return response
@@ -84,7 +84,9 @@ def login(
         if isinstance(exc, accounts.TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    return signed_in_response(request, session, user, safe_next(next))
+    signed_in = signed_in_response(request, session, user, safe_next(next))
+    session.commit()
+    return signed_in
 
 
 @router.post("/logout")
@@ -127,4 +129,6 @@ def setup(
     except SiftError as exc:
         context = {"username": username, "error": exc.message, "nav_section": "login"}
         return render(request, "auth/setup.html", context, exc.status_code)
-    return signed_in_response(request, session, user, "/")
+    response = signed_in_response(request, session, user, "/")
+    session.commit()
+    return response

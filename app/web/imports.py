@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.deps import CurrentUser
@@ -19,6 +19,7 @@ from app.errors import InvalidInput, SiftError
 from app.formats import FORMATS
 from app.formats.containers import CONTAINERS, EXTENSIONS
 from app.models import Dataset, ImportJob, JobStatus
+from app.schemas import SmallId
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
 from app.services.ingest import IngestReport
@@ -202,7 +203,7 @@ def start_import(
 def job_page(
     request: Request,
     slug: str,
-    job_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    job_id: SmallId,
     session: SessionDep,
     caller: CurrentUser,
 ) -> HTMLResponse:

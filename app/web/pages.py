@@ -3,12 +3,13 @@
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.models import STATUS_VALUES
+from app.schemas import BigId
 from app.services import browse, datasets
 from app.web import presenters
 from app.web.htmx import is_fragment_request, redirect, render_page_or_fragment
@@ -84,7 +85,7 @@ def dataset_page(
 def example_page(
     request: Request,
     slug: str,
-    example_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    example_id: BigId,
     session: SessionDep,
     caller: CurrentUser,
 ) -> HTMLResponse:
@@ -99,7 +100,6 @@ def example_page(
         "alternatives": presenters.alternatives(example),
         "prev_id": prev_id,
         "next_id": next_id,
-        "is_scalar": presenters.is_scalar,
         "json_url": f"/api/v1/datasets/{slug}/examples/{example.id}",
     }
     return render_page_or_fragment(request, "examples/show.html", "content", context)

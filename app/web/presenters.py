@@ -118,8 +118,3 @@ def first_prompt(example: Example) -> str:
         if message.get("role") == "user" and str(message.get("content") or "").strip():
             return str(message["content"])
     return str(example.messages[0].get("content") or "") if example.messages else ""
-
-
-def is_scalar(value: Any) -> bool:
-    """True for values shown as plain text in the metadata table (not JSON)."""
-    return value is None or isinstance(value, str | int | float | bool)
