@@ -67,24 +67,25 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
-def _hashable_message(message: Message) -> dict[str, Any]:
-    data = message.model_dump()
-    data["content"] = _normalise(message.content)
-    return data
+def _hashable_message(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "content": _normalise(data["content"])}
 
 
-def content_hash(example: CanonicalExample) -> str:
+def content_hash(example: CanonicalExample, messages: list[dict[str, Any]] | None = None) -> str:
     """A 128-bit hex digest of the example's content (messages, alternatives, tools, label).
 
     Metadata and external_id are left out, so the same conversation imported twice under
     different ids or sources is recognised as one. Text is NFC-normalised and stripped.
+    `messages` may pass the example's messages already dumped (the ingest path has them).
     """
+    if messages is None:
+        messages = [m.model_dump() for m in example.messages]
     payload = {
-        "m": [_hashable_message(m) for m in example.messages],
+        "m": [_hashable_message(m) for m in messages],
         "a": [
             {
                 **alt.model_dump(exclude={"messages"}),
-                "messages": [_hashable_message(m) for m in alt.messages],
+                "messages": [_hashable_message(m.model_dump()) for m in alt.messages],
             }
             for alt in example.alternatives
         ],

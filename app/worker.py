@@ -17,10 +17,10 @@ from typing import Protocol
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import repositories
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.services import jobs
+from app.services.examples import merge_pending_search_entries
 from app.services.ingest import Limits
 
 log = logging.getLogger("sift.worker")
@@ -176,19 +176,8 @@ class QueueRunner:
             await asyncio.sleep(SWEEP_SECONDS)
             for job_id in await asyncio.to_thread(_stale, self.make_session):
                 await asyncio.to_thread(self.submit, job_id)
+            # Pushes let the search index's pending list grow; merge it (free when empty).
             await asyncio.to_thread(merge_pending_search_entries, self.make_session)
-
-
-def merge_pending_search_entries(make_session: sessionmaker[Session]) -> None:
-    """Merge what bulk pushes left in the search index's pending list (they let it grow to
-    64 MB, and every search reads it until it is merged). The sweep runs this every
-    SWEEP_SECONDS; it costs nothing when the list is empty."""
-    try:
-        with make_session() as session:
-            repositories.merge_search_index(session)
-            session.commit()
-    except Exception:  # the sweep goes on; autovacuum merges the list too
-        log.exception("merging the search index's pending list failed")
 
 
 def make_runner(

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT.parent / "shared" / "bench" / "gen_data.py"
@@ -122,8 +123,12 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
     env = {**os.environ, "SIFT_DATABASE_URL": url, "SIFT_HOME": str(work / "home")}
     sift(env, "db", "upgrade")
     sift(env, "datasets", "create", "bench")
+    import psycopg
+
     peak = 0
     backends: dict[int, float] = {}
+    # One connection for the whole run (pg_stat_activity is on the server, any database).
+    admin = psycopg.connect(PG_ADMIN, autocommit=True) if backend == "postgres" else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -136,10 +141,12 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
     )
     while proc.poll() is None:
         peak = max(peak, tree_rss_kb(proc.pid))
-        if backend == "postgres":
-            backends.update(backend_cpu("sift_bench_import"))
+        if admin is not None:
+            backends.update(backend_cpu(admin, "sift_bench_import"))
         time.sleep(0.2)
     elapsed = time.perf_counter() - start
+    if admin is not None:
+        admin.close()
     out, err = proc.communicate()
     if proc.returncode != 0:
         sys.exit(f"import failed:\n{err}")
@@ -159,16 +166,12 @@ def bench_import(backend: str, path: Path, n: int, work: Path, word: str) -> dic
     }
 
 
-def backend_cpu(database: str) -> dict[int, float]:
+def backend_cpu(admin: Any, database: str) -> dict[int, float]:
     """CPU seconds used so far by each Postgres backend serving `database` (this machine's
     server only: read from /proc)."""
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        pids = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (database,),
-        ).fetchall()
+    pids = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+    ).fetchall()
     found = {}
     for (pid,) in pids:
         try:

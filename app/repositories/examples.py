@@ -137,15 +137,16 @@ def neighbours(session: Session, dataset_id: int, example_id: int) -> tuple[int 
 
 
 class StagedRow(NamedTuple):
-    """An example ready to write. On SQLite: its stage-column values (JSON already encoded)
-    and its FTS5 text. On Postgres the values are left empty and `search` holds the values
-    and the search vector in binary COPY form, encoded where the batch was prepared (in a
-    worker process, for big imports) by copy_fields()."""
+    """An example ready to write. SQLite takes its stage-column values (JSON already encoded)
+    and its FTS5 text; Postgres takes `copy`: the same values and the search vector in binary
+    COPY form, encoded where the batch was prepared (a worker process, for big imports) by
+    copy_fields()."""
 
     external_id: str | None
     content_hash: str
-    values: tuple[Any, ...]  # in STAGE_COLUMNS order (SQLite)
-    search: str | bytes
+    values: tuple[Any, ...] = ()  # in STAGE_COLUMNS order (SQLite)
+    fts: str = ""  # SQLite
+    copy: bytes = b""  # Postgres
 
 
 @dataclass
@@ -184,6 +185,7 @@ def upsert_examples(
         return UpsertOutcome({}, {}, {})
     postgres = is_postgres(session)
     if postgres:
+        _bulk_settings(session)
         copied = _copy_new_rows(session, dataset_id, rows, now)
         if copied is not None:
             return copied
@@ -218,8 +220,8 @@ def upsert_examples(
             )
         }
     if not postgres:
-        by_hash = {row.content_hash: str(row.search) for row in rows}
-        by_ext = {row.external_id: str(row.search) for row in rows}
+        by_hash = {row.content_hash: row.fts for row in rows}
+        by_ext = {row.external_id: row.fts for row in rows}
         _write_fts(
             session,
             [(i, by_hash[h]) for h, i in inserted.items()]
@@ -296,7 +298,11 @@ def _stage_sqlite(session: Session, rows: list[StagedRow]) -> None:
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
 _COPY_TRAILER = b"\xff\xff"
 _NULL = b"\xff\xff\xff\xff"
-_FIELDS = struct.pack(">h", len(STAGE_COLUMNS) + 1)
+_FIELDS = struct.pack(">h", len(STAGE_COLUMNS) + 1)  # a staging row: the columns and the vector
+# An examples row: id, dataset_id, status, version, created_at, updated_at, then as above.
+_EXAMPLE_FIELDS = struct.pack(">h", len(STAGE_COLUMNS) + 7)
+_INT4 = struct.Struct(">ii").pack  # length 4 and the value
+_INT8 = struct.Struct(">iq").pack  # length 8 and the value: bigint ids, timestamps
 _JSON_AT = frozenset(i for i, c in enumerate(STAGE_COLUMNS) if c in _JSONB_COLUMNS)
 
 
@@ -315,12 +321,6 @@ def copy_fields(values: tuple[Any, ...], search_vector: bytes) -> bytes:
     form) of one row, as binary COPY fields."""
     fields = [_binary_field(v, i in _JSON_AT) for i, v in enumerate(values)]
     return b"".join([*fields, struct.pack(">i", len(search_vector)), search_vector])
-
-
-def _copy_payload(row: StagedRow) -> bytes:
-    if not isinstance(row.search, bytes):
-        raise TypeError("a row staged for SQLite cannot be copied into Postgres")
-    return row.search
 
 
 def _copy_rows(copy: Any, rows: Iterable[bytes]) -> None:
@@ -353,16 +353,14 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
             " target_id bigint, target_hash text, hash_taken boolean)"
         )
         cursor.execute("TRUNCATE sift_stage RESTART IDENTITY")
-        _bulk_settings(cursor)
         statement = f"COPY sift_stage ({_COLUMNS}, search_vector) FROM STDIN (FORMAT BINARY)"
         with cursor.copy(statement) as copy:
-            _copy_rows(copy, (_FIELDS + _copy_payload(row) for row in rows))
+            _copy_rows(copy, (_FIELDS + row.copy for row in rows))
         # A temporary table has no statistics: without them the planner joins it to examples
         # by scanning the whole table, which grows slower with every example stored.
         cursor.execute("ANALYZE sift_stage (external_id, content_hash)")
 
 
-_ID = struct.Struct(">iq").pack  # an 8-byte field: bigint ids, timestamps
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Postgres' timestamps count microseconds from here
 _EXAMPLE_COLUMNS = f"id, dataset_id, status, version, created_at, updated_at, {_COLUMNS}"
 
@@ -382,7 +380,6 @@ def _copy_new_rows(
     assert connection is not None
     ids = [row.external_id for row in rows if row.external_id is not None]
     with connection.cursor() as cursor:
-        _bulk_settings(cursor)
         if ids:
             cursor.execute(
                 "SELECT 1 FROM examples WHERE dataset_id = %s AND external_id = ANY(%s) LIMIT 1",
@@ -403,10 +400,10 @@ def _copy_new_rows(
             (len(new),),
         )
         new_ids = sorted(i for (i,) in cursor.fetchall())
-        stamp = _ID(8, (now - _EPOCH) // timedelta(microseconds=1))
-        head = struct.pack(">ii", 4, dataset_id)
-        head += struct.pack(">i", 7) + b"pending" + struct.pack(">ii", 4, 1) + stamp + stamp
-        fields = struct.pack(">h", len(STAGE_COLUMNS) + 7)
+        stamp = _INT8(8, (now - _EPOCH) // timedelta(microseconds=1))
+        head = b"".join(
+            (_INT4(4, dataset_id), _binary_field("pending", False), _INT4(4, 1), stamp, stamp)
+        )
         cursor.execute("SAVEPOINT sift_copy")
         try:
             statement = f"COPY examples ({_EXAMPLE_COLUMNS}, search_vector) FROM STDIN BINARY"
@@ -414,7 +411,7 @@ def _copy_new_rows(
                 _copy_rows(
                     copy,
                     (
-                        b"".join((fields, _ID(8, example_id), head, _copy_payload(row)))
+                        b"".join((_EXAMPLE_FIELDS, _INT8(8, example_id), head, row.copy))
                         for example_id, row in zip(new_ids, new, strict=True)
                     ),
                 )
@@ -425,7 +422,7 @@ def _copy_new_rows(
     return UpsertOutcome({row.content_hash: i for i, row in zip(new_ids, new, strict=True)}, {}, {})
 
 
-def _bulk_settings(cursor: psycopg.Cursor[Any]) -> None:
+def _bulk_settings(session: Session) -> None:
     """Let the search index take new entries in larger runs during this transaction.
 
     A GIN index first appends new entries to a pending list and merges the list into the
@@ -435,8 +432,8 @@ def _bulk_settings(cursor: psycopg.Cursor[Any]) -> None:
     synthetic examples, three runs each). The cost: a search reads the pending list whole
     until it is merged, up to ~70 ms at 64 MB, so an import merges it as it goes and when it
     ends, and the worker's sweep merges what pushes leave (merge_search_index)."""
-    cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
-    cursor.execute("SET LOCAL work_mem = '128MB'")
+    session.execute(text("SET LOCAL gin_pending_list_limit = '64MB'"))
+    session.execute(text("SET LOCAL work_mem = '128MB'"))
 
 
 def merge_search_index(session: Session) -> int | None:

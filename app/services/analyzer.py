@@ -149,14 +149,14 @@ _COUNT = struct.Struct(">i").pack
 _ONE = struct.Struct(">BHH").pack  # NUL, one position, the position
 
 
-def _positions(found: list[int]) -> bytes:
-    kept = found[:MAX_POSITIONS]
-    return _MANY[len(kept)](0, len(kept), *kept)
-
-
 MAX_POSITIONS = 256  # positions Postgres keeps of one lexeme
 # NUL, the count of positions and the positions, for each count (formats compiled once).
 _MANY = [struct.Struct(f">BH{n}H").pack for n in range(MAX_POSITIONS + 1)]
+
+
+def _positions(found: list[int]) -> bytes:
+    kept = found[:MAX_POSITIONS]
+    return _MANY[len(kept)](0, len(kept), *kept)
 
 
 def to_tsquery_literal(units: list[list[str]]) -> str:

@@ -6,11 +6,12 @@ writes a staged batch in the caller's transaction.
 """
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import repositories
 from app.canonical import CanonicalExample, content_hash
@@ -20,6 +21,8 @@ from app.models.types import utcnow
 from app.repositories import StagedRow
 from app.services import analyzer
 from app.services.language import detect_languages
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,10 +70,11 @@ def stage_examples(items: list[CanonicalExample], postgres: bool) -> list[Staged
     for item, language in zip(items, languages, strict=True):
         doc = analyzer.analyze(example_texts(item))
         alternatives = [a.model_dump(exclude_none=True) for a in item.alternatives] or None
+        messages = [m.model_dump() for m in item.messages]
         values = (
             item.external_id,
-            content_hash(item),
-            _json([m.model_dump() for m in item.messages]),
+            content_hash(item, messages),
+            _json(messages),
             _json(alternatives),
             _json(item.tools),
             item.label,
@@ -79,11 +83,10 @@ def stage_examples(items: list[CanonicalExample], postgres: bool) -> list[Staged
         )
         if postgres:
             copy = repositories.copy_fields(values, analyzer.to_tsvector_binary(doc))
-            staged.append(StagedRow(item.external_id, values[1], (), copy))
+            staged.append(StagedRow(item.external_id, values[1], copy=copy))
         else:
-            staged.append(
-                StagedRow(item.external_id, values[1], values, analyzer.to_fts5_text(doc))
-            )
+            fts = analyzer.to_fts5_text(doc)
+            staged.append(StagedRow(item.external_id, values[1], values, fts=fts))
     return staged
 
 
@@ -128,3 +131,18 @@ def store_examples(
 ) -> StoreResult:
     """Stage and store a batch in one go (small batches: the demo, REST pushes)."""
     return store_staged(session, dataset, stage_examples(items, is_postgres(session)))
+
+
+def merge_pending_search_entries(make_session: sessionmaker[Session]) -> int | None:
+    """Merge the search index's pending list (Postgres) in a transaction of its own: bulk
+    writes let it grow to 64 MB and every search reads it until it is merged. Returns the
+    pages merged; None where that cannot be done (SQLite, a user who does not own the index)
+    or failed (logged: autovacuum merges the list too)."""
+    try:
+        with make_session() as session:
+            merged = repositories.merge_search_index(session)
+            session.commit()
+            return merged
+    except Exception:
+        log.exception("merging the search index's pending list failed")
+        return None

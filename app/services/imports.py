@@ -25,13 +25,13 @@ from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import repositories
 from app.db import commit_retrying, is_postgres
 from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
 from app.formats.containers import CONTAINERS, read_records
 from app.formats.records import BadRecord, Record
 from app.models import Dataset
+from app.services.examples import merge_pending_search_entries
 from app.services.ingest import (
     IngestReport,
     Limits,
@@ -170,7 +170,8 @@ def _merging_search_index(make_session: sessionmaker[Session], enabled: bool) ->
     connection (Postgres), on the core the import leaves idle when its own connection would
     stop to merge: a merge of 64 MB takes a second or two, long enough to drain the
     pipeline of prepared batches. The import's inserts then find the merge taken and go on."""
-    if not enabled:
+    bind = make_session.kw.get("bind")
+    if not enabled or bind is None or bind.dialect.name != "postgresql":
         yield
         return
     stop = threading.Event()
@@ -186,17 +187,12 @@ def _merging_search_index(make_session: sessionmaker[Session], enabled: bool) ->
 
 
 def _merge_until(make_session: sessionmaker[Session], stop: threading.Event) -> None:
-    try:
-        with make_session() as session:
-            while not stop.is_set():
-                merged = repositories.merge_search_index(session)
-                session.commit()
-                if merged is None:
-                    return  # SQLite, or not permitted: the inserts merge it themselves
-                if merged == 0:
-                    stop.wait(MERGE_IDLE_SECONDS)
-    except Exception:  # the import must not fail for want of a merge; it merges as it goes
-        log.exception("merging the search index in the background failed")
+    while not stop.is_set():
+        merged = merge_pending_search_entries(make_session)
+        if merged is None:
+            return  # SQLite, not permitted or failing: the inserts merge it themselves
+        if merged == 0:
+            stop.wait(MERGE_IDLE_SECONDS)
 
 
 def import_file(

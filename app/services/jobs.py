@@ -17,6 +17,7 @@ from app.models import Dataset, ImportJob, JobStatus, User
 from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
+from app.services.examples import merge_pending_search_entries
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import IngestReport, Limits
 
@@ -176,9 +177,9 @@ def run_job(
         )
         session.commit()
     if total.created + total.updated:
+        merge_pending_search_entries(make_session)
+    if total.created + total.updated >= ANALYZE_AFTER:
         with make_session() as session:
-            repositories.merge_search_index(session)
-            if total.created + total.updated >= ANALYZE_AFTER:
-                repositories.refresh_statistics(session)
+            repositories.refresh_statistics(session)
             session.commit()
     return job

@@ -38,10 +38,10 @@ def detect_language(text: str) -> str | None:
     return detect_languages([text])[0]
 
 
-_PREDICT = object()  # a script check that leaves the decision to the model
+_PREDICT = ""  # what _by_script says when the letters leave the decision to the model
 
 
-def _by_script(sample: str) -> Any:
+def _by_script(sample: str) -> str | None:
     """The language when the letters decide it (or None: too few), else _PREDICT."""
     if sample.isascii():  # most prompts: letters counted by table, no CJK to look for
         enough = len(sample.encode().translate(None, _ASCII_NON_LETTERS)) >= 3
@@ -65,7 +65,7 @@ def detect_languages(texts: list[str]) -> list[str | None]:
     for text in texts:
         sample = text[:SAMPLE_CHARS]
         language = _by_script(sample)
-        if language is _PREDICT:
+        if language == _PREDICT:
             (label,), (confidence,) = model.predict(" ".join(sample.split()), k=1)
             language = str(label)[len(_LABEL) :] if confidence >= MIN_CONFIDENCE else None
         found.append(language)
