@@ -129,6 +129,11 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
 def _checked(number: int, value: Any, buffer: _Buffer, start: int) -> Record | BadRecord:
     if BAD_BYTES.search(buffer.text, start, buffer.pos):
         return BadRecord(number, f"record {number}, {buffer.where(start)}: invalid UTF-8")
+    return element_record(number, value)
+
+
+def element_record(number: int, value: Any) -> Record | BadRecord:
+    """Element `number` (from 1) of an array: a Record, or a BadRecord if not an object."""
     if not isinstance(value, dict):
         return BadRecord(number, f"record {number}: expected a JSON object, got {kind(value)}")
     return Record(number, value)

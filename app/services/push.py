@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from app.db import is_postgres
 from app.errors import InvalidInput, SiftError
 from app.formats import FORMATS, FormatError
 from app.formats.containers import loads_plain, read_records
-from app.formats.fields import kind
+from app.formats.json_array import element_record
 from app.formats.records import BadRecord, Record
 from app.models import Dataset, IdempotencyKey
 from app.repositories import ingest as ingest_repo
@@ -72,17 +73,13 @@ def _items(request: PushRequest, max_items: int) -> list[Record | BadRecord]:
             "expected a JSON array of examples (or NDJSON with Content-Type: application/x-ndjson)",
         )
     parsed = None if request.ndjson else loads_plain(request.body)
-    if isinstance(parsed, list):  # the usual array, read in one go
-        if len(parsed) > max_items:
-            raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
-        return [
-            Record(index, value)
-            if isinstance(value, dict)
-            else BadRecord(index, f"record {index + 1}: expected a JSON object, got {kind(value)}")
-            for index, value in enumerate(parsed)
-        ]
+    read: Iterable[Record | BadRecord]
+    if isinstance(parsed, list):  # the usual array, parsed in one go
+        read = (element_record(number, value) for number, value in enumerate(parsed, 1))
+    else:
+        read = read_records(io.BytesIO(request.body), container)
     items: list[Record | BadRecord] = []
-    for item in read_records(io.BytesIO(request.body), container):
+    for item in read:
         items.append(item)
         if len(items) > max_items:
             raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
