@@ -66,7 +66,7 @@ def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
 
     with session_scope(settings) as session:
         if args.action == "create":
-            dataset = datasets.create_dataset(session, args.slug, args.name, args.description)
+            dataset = datasets.create_dataset(session, None, args.slug, args.name, args.description)
             session.commit()
             print(f"created dataset {dataset.slug}")
             return 0

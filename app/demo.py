@@ -34,7 +34,7 @@ def load_demo(session: Session, slug: str = "demo") -> int:
     dataset = repositories.get_dataset(session, slug)
     if dataset is None:
         dataset = datasets.create_dataset(
-            session, slug, "Demo: instruction data", DEMO_DESCRIPTION, DEMO_GUIDELINES
+            session, None, slug, "Demo: instruction data", DEMO_DESCRIPTION, DEMO_GUIDELINES
         )
     result = store_examples(session, dataset, demo_examples())
     return len(result.created)

@@ -25,7 +25,7 @@ def chat(user: str, assistant: str, **fields: Any) -> CanonicalExample:
 
 def make_dataset(session: Session, slug: str = "ds", **kwargs: Any) -> Dataset:
     """A new dataset."""
-    return datasets.create_dataset(session, slug, **kwargs)
+    return datasets.create_dataset(session, None, slug, **kwargs)
 
 
 def store(session: Session, dataset: Dataset, *items: CanonicalExample) -> StoreResult:

@@ -3,9 +3,14 @@
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.cli import main
 from app.config import Settings
+from app.db import make_engine
+from app.models import AuditEvent
+from app.services.audit import OPERATOR
 from tests.conftest import fresh_database_url
 
 
@@ -41,6 +46,12 @@ def test_datasets_create_rejects_bad_and_taken_slugs(
     assert "already exists" in capsys.readouterr().err
     assert run(cli_settings, "datasets", "create", "Bad Slug!") == 2
     assert "slug:" in capsys.readouterr().err
+    # The one dataset made is in the audit log, by the operator; the refused ones are not.
+    engine = make_engine(cli_settings.database_url)
+    with Session(engine) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "dataset.create"))
+        assert [(e.actor, e.target) for e in events] == [(OPERATOR, "dataset:chat-v1")]
+    engine.dispose()
 
 
 def test_downgrade_to_base_and_back(cli_settings: Settings) -> None:

@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from app import repositories
 from app.auth.permissions import SEES_ALL_DATASETS, Action, Caller, ensure, may_see
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import STATUS_VALUES, Dataset
 from app.repositories import auth as auth_repo
+from app.services.audit import record_audit
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # Slugs that name pages rather than datasets: /datasets/new is the form that creates one.
@@ -31,12 +32,21 @@ class DatasetSummary:
 
 def create_dataset(
     session: Session,
+    actor: Caller | None,
     slug: str,
     name: str | None = None,
     description: str = "",
     guidelines: str = "",
 ) -> Dataset:
-    """Create a dataset; the slug must be new and URL-safe."""
+    """Create a dataset and record it in the audit log; the slug must be new and URL-safe.
+
+    `actor` is the request's caller (who needs `manage`, and not through a token limited to
+    one dataset), or None for the operator's command line.
+    """
+    if actor is not None:
+        ensure(actor, Action.manage)
+        if actor.token_dataset_id is not None:
+            raise Forbidden("this API token is limited to one dataset and cannot create others")
     if not SLUG.match(slug):
         raise InvalidInput(
             "slug",
@@ -51,7 +61,9 @@ def create_dataset(
     dataset = Dataset(
         slug=slug, name=(name or slug).strip()[:200], description=description, guidelines=guidelines
     )
-    return repositories.add_dataset(session, dataset)
+    repositories.add_dataset(session, dataset)
+    record_audit(session, actor, "dataset.create", f"dataset:{dataset.slug}")
+    return dataset
 
 
 def get_dataset(session: Session, slug: str) -> Dataset:
@@ -69,7 +81,7 @@ def summarise(session: Session, datasets: list[Dataset]) -> list[DatasetSummary]
 
 
 def list_datasets(session: Session) -> list[DatasetSummary]:
-    """Every dataset with its counts (the CLI; a request uses `visible_datasets`)."""
+    """Every dataset with its counts (the CLI; a request uses `visible_summaries`)."""
     return summarise(session, repositories.list_datasets(session))
 
 
@@ -99,9 +111,9 @@ def visible_dataset(
     return dataset
 
 
-def visible_datasets(session: Session, caller: Caller) -> list[DatasetSummary]:
-    """The datasets the caller may see, with their counts: all for leads and admins, the
-    ones they are a member of for annotators, only its own for a dataset-restricted token."""
+def visible_datasets(session: Session, caller: Caller) -> list[Dataset]:
+    """The datasets the caller may see: all for leads and admins, the ones they are a member
+    of for annotators, only its own for a dataset-restricted token."""
     ensure(caller, Action.view)
     if caller.role in SEES_ALL_DATASETS:
         candidates = repositories.list_datasets(session)
@@ -110,4 +122,9 @@ def visible_datasets(session: Session, caller: Caller) -> list[DatasetSummary]:
     restricted = caller.token_dataset_id
     if restricted is not None:
         candidates = [d for d in candidates if d.id == restricted]
-    return summarise(session, candidates)
+    return candidates
+
+
+def visible_summaries(session: Session, caller: Caller) -> list[DatasetSummary]:
+    """The datasets the caller may see, each with its counts per review status."""
+    return summarise(session, visible_datasets(session, caller))

@@ -28,11 +28,7 @@ AUDIT_PAGE_SIZE = 50
 
 
 def _account_context(session: SessionDep, caller: Caller, **extra: Any) -> dict[str, Any]:
-    member_of = (
-        []
-        if caller.sees_all_datasets
-        else [s.dataset for s in datasets.visible_datasets(session, caller)]
-    )
+    member_of = [] if caller.sees_all_datasets else datasets.visible_datasets(session, caller)
     return {
         "nav_section": "account",
         "user": caller.user,
@@ -86,7 +82,7 @@ def _tokens_context(session: SessionDep, caller: Caller, **extra: Any) -> dict[s
         "nav_section": "tokens",
         "tokens": [TokenOut.of(t) for t in tokens.list_tokens(session, caller)],
         "owners": owners,
-        "datasets": [s.dataset for s in datasets.visible_datasets(session, caller)],
+        "datasets": datasets.visible_datasets(session, caller),
         "new_token": None,
         "error": None,
         **extra,

@@ -17,7 +17,6 @@ from app.db import SessionDep
 from app.errors import Conflict, InvalidInput
 from app.schemas import DatasetIn
 from app.services import datasets
-from app.services.audit import record_audit
 from app.web.htmx import redirect, render_page_or_fragment
 
 router = APIRouter()
@@ -107,7 +106,7 @@ def create_dataset(
     try:
         fields = _checked(form)
         dataset = datasets.create_dataset(
-            session, fields.slug, fields.name, fields.description, fields.guidelines
+            session, caller, fields.slug, fields.name, fields.description, fields.guidelines
         )
     except Conflict:
         taken = InvalidInput(
@@ -116,7 +115,6 @@ def create_dataset(
         return _form_again(request, form, taken)
     except InvalidInput as exc:
         return _form_again(request, form, exc)
-    record_audit(session, caller, "dataset.create", f"dataset:{dataset.slug}")
     session.commit()
     return redirect(request, f"/datasets/{dataset.slug}/imports")
 

@@ -34,7 +34,7 @@ def home(request: Request) -> Response:
 @router.get("/datasets")
 def dataset_list(request: Request, session: SessionDep, caller: CurrentUser) -> HTMLResponse:
     """The datasets you may see, with the mix of their review statuses."""
-    context = {"summaries": datasets.visible_datasets(session, caller), "statuses": STATUS_VALUES}
+    context = {"summaries": datasets.visible_summaries(session, caller), "statuses": STATUS_VALUES}
     return render_page_or_fragment(request, "datasets/index.html", "content", context)
 
 

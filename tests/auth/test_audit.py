@@ -39,6 +39,7 @@ def test_sign_ins_accounts_tokens_and_memberships_are_recorded(
         )
     visitor.post("/logout", data={"csrf_token": form_token(visitor.get("/account"))})
     assert actions(session) == [
+        (OPERATOR, "dataset.create", "dataset:ds"),
         ("admin", "user.create", "user:ann"),
         ("admin", "user.role", "user:ann"),
         ("admin", "member.add", "dataset:ds"),

@@ -111,6 +111,7 @@ def _demo_database(tmp: Path) -> tuple[str, str]:
             )
         datasets.create_dataset(
             session,
+            None,
             "support-drafts",
             "Support replies (drafts)",
             "Customer-support answers waiting to be imported.",

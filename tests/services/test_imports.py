@@ -56,7 +56,7 @@ def dataset_id(
 ) -> Iterator[int]:
     slug = "imp-" + str(abs(hash(request.node.nodeid)) % 10**8)
     with make_session() as session:
-        ds = datasets.create_dataset(session, slug)
+        ds = datasets.create_dataset(session, None, slug)
         session.commit()
         ds_id = ds.id
     yield ds_id

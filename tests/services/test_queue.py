@@ -36,7 +36,7 @@ def queue_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setting
 
 def _job(make_session: sessionmaker[Session], path: Path, slug: str) -> int:
     with make_session() as session:
-        dataset = datasets.create_dataset(session, slug)
+        dataset = datasets.create_dataset(session, None, slug)
         job = jobs.create_job(session, None, dataset, path.name, path, ImportOptions())
         session.commit()
         return job.id
@@ -136,7 +136,7 @@ def test_the_sweep_merges_what_pushes_left_pending(queue_db: tuple[Settings, Eng
     _, engine = queue_db
     make_session = make_sessionmaker(engine)
     with make_session() as session:
-        dataset = datasets.create_dataset(session, "pushed")
+        dataset = datasets.create_dataset(session, None, "pushed")
         store_examples(session, dataset, [chat(f"pushed question {i}", "yes") for i in range(200)])
         session.commit()
     merge = text("SELECT gin_clean_pending_list('ix_examples_search'::regclass)")

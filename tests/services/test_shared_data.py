@@ -49,7 +49,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store
         reports: dict[str, IngestReport] = {}
         for path in FILES:
             with make_session() as session:
-                dataset_id = datasets.create_dataset(session, _slug(path)).id
+                dataset_id = datasets.create_dataset(session, None, _slug(path)).id
                 session.commit()
             reports[path.name], _ = import_file(
                 make_session, dataset_id, path, ImportOptions(workers=0), Limits()

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.csrf import CSRF_HEADER
 from app.models import AuditEvent, Dataset
+from app.services.audit import OPERATOR
 from tests.auth.clients import ClientFactory, form_token
 from tests.factories import make_dataset
 from tests.web.html import attr, executable_parts, one, parse
@@ -113,7 +114,7 @@ def test_annotators_see_no_button_and_are_refused(clients: ClientFactory, sessio
         assert refused.status_code == 403
         assert "may not create" in one(parse(refused), ".error-message").get_text()
     assert _count(session) == 1
-    assert _audited(session) == []
+    assert _audited(session) == [(OPERATOR, "dataset:chat")]  # made by the test, as the CLI
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def test_taken_slug_is_refused_on_the_slug_field(client: TestClient, session: Se
     assert _invalid_fields(soup) == ["slug"]
     assert _value(soup, "name") == GOOD["name"]
     assert _count(session) == 1
-    assert _audited(session) == []
+    assert _audited(session) == [(OPERATOR, "dataset:chat-v1")]
 
 
 def test_the_first_bad_field_in_form_order_is_named(client: TestClient, session: Session) -> None:
