@@ -6,6 +6,7 @@ reload or a server restart loses nothing; while a job runs, its page polls itsel
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import PurePath
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from app.models import Dataset, ImportJob, JobStatus
 from app.schemas import SmallId
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
-from app.services.ingest import IngestReport
+from app.services.ingest import COUNTS, IngestReport
 from app.web.htmx import redirect, render_page_or_fragment
 
 router = APIRouter()
@@ -87,9 +88,19 @@ class JobView:
     size: str
     done: str
     progress: float
-    report: IngestReport
     number_label: str
     took: str | None
+
+    @cached_property
+    def report(self) -> IngestReport:
+        """The whole report, with its listed problems (the job's own page)."""
+        return IngestReport.from_dict(self.job.report or {})
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The report's counts alone (the list of imports, polled while a job runs)."""
+        report = self.job.report or {}
+        return {name: int(report.get(name, 0)) for name in COUNTS}
 
     @property
     def finished(self) -> bool:
@@ -127,7 +138,6 @@ class JobView:
             size=human_bytes(job.size_bytes),
             done=human_bytes(job.bytes_done),
             progress=jobs.job_progress(job),
-            report=IngestReport.from_dict(job.report or {}),
             number_label="Line" if container in _LINE_NUMBERED else "Record",
             took=_duration(job.started_at, job.finished_at),
         )
