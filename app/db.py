@@ -56,6 +56,18 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def begin_writing(session: Session) -> None:
+    """On SQLite, take the write lock before the transaction reads anything: a deferred
+    transaction that reads, then writes after another writer committed, fails at once
+    ("database is locked"); BEGIN IMMEDIATE waits its turn (busy_timeout) instead. Postgres
+    needs nothing: its writers lock rows, not the database."""
+    if is_postgres(session):
+        return
+    raw = session.connection().connection.driver_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
 T = TypeVar("T")
 # Postgres gives up one of two transactions that wait on each other (two bulk writes that
 # share content, locking the same unique keys in opposite orders); running it again is safe.

@@ -120,8 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return _error_response(request, 422, message, errors)
 
-    app.add_middleware(RejectNulBytes)
-
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         response = _error_response(request, exc.status_code, str(exc.detail))

@@ -11,7 +11,7 @@ from app.auth.csrf import csrf_protect
 from app.auth.deps import install_security
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
-from app.errors import install_error_handlers
+from app.errors import RejectNulBytes, install_error_handlers
 from app.worker import make_runner
 
 
@@ -45,5 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(web.router)
     install_error_handlers(app)
+    # Inside the security middleware, so its 400 carries the security headers too.
+    app.add_middleware(RejectNulBytes)
     install_security(app, settings)
     return app

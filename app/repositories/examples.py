@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.db import is_postgres
+from app.db import begin_writing, is_postgres
 from app.models import Example
 from app.services import analyzer
 
@@ -270,12 +270,7 @@ def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool)
 
 
 def _stage_sqlite(session: Session, rows: list[StagedRow]) -> None:
-    # Take SQLite's write lock before this transaction reads anything: a deferred one that
-    # reads, then writes after another writer committed, fails at once ("database is
-    # locked"); BEGIN IMMEDIATE waits its turn (busy_timeout) instead.
-    raw = session.connection().connection.driver_connection
-    if raw is not None and not raw.in_transaction:
-        raw.execute("BEGIN IMMEDIATE")
+    begin_writing(session)
     session.execute(
         text(
             "CREATE TEMP TABLE IF NOT EXISTS sift_stage (ord INTEGER PRIMARY KEY,"
