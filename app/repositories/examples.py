@@ -427,8 +427,21 @@ def _bulk_settings(session: Session) -> None:
     synthetic examples, three runs each). The cost: a search reads the pending list whole
     until it is merged, up to ~70 ms at 64 MB, so an import merges it as it goes and when it
     ends, and the worker's sweep merges what pushes leave (merge_search_index)."""
-    session.execute(text("SET LOCAL gin_pending_list_limit = '64MB'"))
+    limit = "256MB" if session.info.get(_MERGED_ELSEWHERE) else "64MB"
+    session.execute(text(f"SET LOCAL gin_pending_list_limit = '{limit}'"))
     session.execute(text("SET LOCAL work_mem = '128MB'"))
+
+
+_MERGED_ELSEWHERE = "sift.search_merged_elsewhere"
+
+
+def leave_search_merges_elsewhere(session: Session) -> None:
+    """This session's bulk writes leave the search index's pending list to a connection that
+    merges it every few seconds (a large import's): they let it grow to 256 MB rather than
+    64 MB, so that they never stop to merge it themselves. Merging larger runs less often
+    also costs the server less: 150 rather than 170 microseconds an example (300,000
+    synthetic examples, three runs each), and the import went 5-7% faster."""
+    session.info[_MERGED_ELSEWHERE] = True
 
 
 def merge_search_index(session: Session) -> int | None:

@@ -168,9 +168,11 @@ def test_parallel_workers_give_the_same_result(
         firsts = session.scalars(
             select(Example.messages).where(Example.dataset_id == dataset_id).order_by(Example.id)
         ).all()
-        # On Postgres a second connection merged the search index while the batches went in.
+        # On Postgres a second connection merged the search index while the batches went in,
+        # and what was left when the import ended: a search no longer reads a pending list.
         search = repositories.ExampleFilters(q="quokka")
         assert repositories.count_examples(session, dataset_id, search) == 300
+        assert repositories.merge_search_index(session) in (None, 0)  # None: SQLite
     assert ids == [None] * 300
     assert [m[0]["content"] for m in firsts] == [f"Task number {i}" for i in range(300)]
 
