@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -45,7 +44,10 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
 PARQUET_BATCH = 1024
 _BUFFER = 1 << 16
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# Digits as "1", every other byte a space: 19 ones in a row is a number past 64 bits (a table
+# lookup and a substring search take 1.3 microseconds a line, the regex \d{19} took 13).
+_DIGIT_TABLE = bytes(0x31 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
+_LONG_DIGITS = b"1" * 19
 
 Source = str | os.PathLike[str] | IO[bytes]
 
@@ -77,7 +79,7 @@ def loads_plain(data: bytes) -> Any:
     parsed by orjson in a fraction of the json module's time; None for anything else, which
     the careful readers then read or report as before. Text with 19 digits in a row is left
     to them too: orjson turns integers past 64 bits into floats."""
-    if _LONG_DIGITS.search(data):
+    if _LONG_DIGITS in data.translate(_DIGIT_TABLE):
         return None
     try:
         return orjson.loads(data)
