@@ -43,7 +43,7 @@ def parse(record: dict[str, Any]) -> CanonicalExample:
             hints["input"] = extra
     prompt = f.join_prompt(instruction, extra or "", SEPARATOR)
     messages.append(f.message("user", prompt, "instruction"))
-    messages.append(f.message("assistant", record.get("output"), "output"))
+    messages.append(f.message("assistant", record.get("output", f.MISSING), "output"))
     external_id = f.external_id(record, used)
     return f.example(record, used, messages, fmt=NAME, hints=hints, external_id=external_id)
 

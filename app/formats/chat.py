@@ -15,7 +15,6 @@ from app.formats import FormatError
 from app.formats import fields as f
 
 _MARKERS = ("content_null", "content_empty")
-_MISSING: Any = object()
 
 
 def parse_messages(value: Any, path: str) -> list[Message]:
@@ -31,11 +30,11 @@ def _parse(item: dict[str, Any], path: str) -> Message:
     for marker in _MARKERS:
         if marker in item:
             raise FormatError(f"{path}.{marker}: this key is reserved for Sift's layout hints")
-    content = item.get("content", _MISSING)
+    content = item.get("content", f.MISSING)
     if type(content) is not str:
-        if role != "assistant" or not item.get("tool_calls") or content not in (None, _MISSING):
+        if role != "assistant" or not item.get("tool_calls") or content not in (None, f.MISSING):
             shown = (
-                "missing" if content is _MISSING else f"expected a string, got {f.kind(content)}"
+                "missing" if content is f.MISSING else f"expected a string, got {f.kind(content)}"
             )
             raise FormatError(f"{path}.content: {shown}")
         item = {**item, "content": ""}

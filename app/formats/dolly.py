@@ -36,7 +36,7 @@ def parse(record: dict[str, Any]) -> CanonicalExample:
             hints["context"] = context
     messages = [
         f.message("user", f.join_prompt(instruction, context or "", SEPARATOR), "instruction"),
-        f.message("assistant", record.get("response"), "response"),
+        f.message("assistant", record.get("response", f.MISSING), "response"),
     ]
     external_id = f.external_id(record, used)
     return f.example(record, used, messages, fmt=NAME, hints=hints, external_id=external_id)

@@ -20,6 +20,11 @@ MAX_ID_CHARS = 200
 _TYPE_NAMES: dict[type, str] = {str: "string", list: "list", dict: "object"}
 
 
+# What a reader passes for a field the record does not have (`record.get(key, MISSING)`), so
+# that the error says "missing" rather than "got null".
+MISSING: Any = object()
+
+
 def kind(value: Any) -> str:
     """The JSON name of a value's type, for error messages."""
     if value is None:
@@ -44,6 +49,8 @@ def text(record: dict[str, Any], key: str, path: str | None = None) -> str:
 
 def objects(value: Any, path: str) -> list[dict[str, Any]]:
     """A non-empty list of JSON objects, else a FormatError naming the path."""
+    if value is MISSING:
+        raise FormatError(f"{path}: missing")
     if not isinstance(value, list):
         raise FormatError(f"{path}: expected a list of messages, got {kind(value)}")
     if not value:
@@ -57,7 +64,8 @@ def objects(value: Any, path: str) -> list[dict[str, Any]]:
 def message(role: Role, content: Any, path: str, extras: dict[str, Any] | None = None) -> Message:
     """A validated message; `path` names the content field in the source record."""
     if type(content) is not str:
-        raise FormatError(f"{path}: expected a string, got {kind(content)}")
+        shown = "missing" if content is MISSING else f"expected a string, got {kind(content)}"
+        raise FormatError(f"{path}: {shown}")
     try:
         if extras:
             return Message.model_validate({**extras, "role": role, "content": content})

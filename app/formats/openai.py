@@ -28,7 +28,7 @@ def parse(record: dict[str, Any]) -> CanonicalExample:
     extra: dict[str, Any] = {}
     if "messages" in record or "input" not in record:
         used = {"messages"}
-        messages = parse_messages(record.get("messages"), "messages")
+        messages = parse_messages(record.get("messages", f.MISSING), "messages")
         tools = f.tools_list(record, "tools", used, "tools")
     else:
         used = {"input", *_PREFERENCE}

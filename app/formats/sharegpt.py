@@ -80,7 +80,7 @@ def parse_turn(turn: dict[str, Any], path: str) -> Message:
     for key in ("role", "content", "tool_calls"):
         if key in extras:
             raise FormatError(f"{path}.{key}: clashes with the canonical message field {key!r}")
-    value = turn.get("value")
+    value = turn.get("value", f.MISSING)
     if source == "function_call" and isinstance(value, str):
         calls = calls_from_text(value)
         if calls is not None:

@@ -54,17 +54,19 @@ def _standard(record: dict[str, Any]) -> bool:
 
 def _responses(record: dict[str, Any], key: str, standard: bool) -> list[Message]:
     if standard:
-        value = record.get(key)
+        value = record.get(key, f.MISSING)
+        if value is f.MISSING:
+            raise FormatError(f"{key}: missing")
         if type(value) is not str:
             raise FormatError(f"{key}: expected a string like prompt, got {f.kind(value)}")
         return [f.message("assistant", value, key)]
-    return parse_messages(record.get(key), key)
+    return parse_messages(record.get(key, f.MISSING), key)
 
 
 def _prompt(record: dict[str, Any], standard: bool) -> list[Message]:
     if standard:
         return [f.message("user", record["prompt"], "prompt")]
-    return parse_messages(record.get("prompt"), "prompt")
+    return parse_messages(record.get("prompt", f.MISSING), "prompt")
 
 
 def _prompt_completion(record: dict[str, Any], hints: dict[str, Any]) -> list[Message]:

@@ -93,6 +93,7 @@ def test_a_conversation_from_elsewhere_dumps_with_history() -> None:
     [
         ({"instruction": 3, "output": "x"}, "instruction: expected a string, got number"),
         ({"instruction": "x", "output": None}, "output: expected a string, got null"),
+        ({"instruction": "x"}, "output: missing"),
         ({"instruction": "x", "input": ["y"], "output": "z"}, "input: expected a string, got list"),
         ({"instruction": "x", "output": "y", "history": [["q"]]}, "history[0]: expected a"),
         ({"instruction": "x", "output": "y", "history": [["q", 1]]}, "history[0][1]: expected a"),

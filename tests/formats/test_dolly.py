@@ -28,6 +28,8 @@ def test_errors_name_the_field() -> None:
         dolly.parse({"instruction": "x", "context": "", "response": 1})
     with pytest.raises(FormatError, match=r"^context: expected a string, got object"):
         dolly.parse({"instruction": "x", "context": {}, "response": "y"})
+    with pytest.raises(FormatError, match=r"^response: missing$"):
+        dolly.parse({"instruction": "x", "context": ""})
 
 
 def test_dump_needs_a_single_exchange() -> None:

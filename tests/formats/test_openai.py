@@ -77,6 +77,7 @@ USER = {"role": "user", "content": "Hi"}
         ),
         ({"messages": []}, "messages: empty conversation"),
         ({"messages": None}, "messages: expected a list of messages, got null"),
+        ({"tools": []}, "messages: missing"),
         ({**message_list(USER), "tools": {}}, "tools: expected a list of tools, got object"),
         ({"input": [], "preferred_output": []}, "input: expected an object, got list"),
         (

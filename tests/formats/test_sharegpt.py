@@ -170,7 +170,11 @@ HI = {"from": "human", "value": "Hi"}
             conversation(HI, {"from": "gpt", "value": 4}),
             "conversations[1].value: expected a string, got number",
         ),
-        (conversation(HI, {"from": "gpt"}), "conversations[1].value: expected a string, got null"),
+        (conversation(HI, {"from": "gpt"}), "conversations[1].value: missing"),
+        (
+            conversation(HI, {"from": "gpt", "value": None}),
+            "conversations[1].value: expected a string, got null",
+        ),
         (conversation(), "conversations: empty conversation"),
         ({"conversations": "hi"}, "conversations: expected a list of messages, got string"),
         (conversation("hi"), "conversations[0]: expected an object, got string"),

@@ -90,6 +90,7 @@ ANSWER = [{"role": "assistant", "content": "a"}]
             "rejected: expected a string like prompt, got null",
         ),
         ({"chosen": "a", "rejected": "b"}, "prompt: missing (an implicit prompt needs"),
+        ({"prompt": "q", "chosen": "a"}, "rejected: missing"),
         ({"chosen": ANSWER, "rejected": USER}, "chosen, rejected: no shared prompt messages"),
         (
             {"prompt": USER, "completion": [{"role": "bot", "content": "a"}]},
