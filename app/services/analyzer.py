@@ -46,7 +46,10 @@ class Analyzed:
         """The distinct words in order of appearance, as many as fit the index's size budget
         (Postgres keeps at most 1 MB of lexemes; SQLite is cut the same way so both agree)."""
         distinct = list(dict.fromkeys(self.words))
-        # At most 4 bytes a character and 3 of overhead a word: most examples are far below.
+        # At most 4 bytes a character, MAX_TOKEN_CHARS characters and 3 bytes of overhead a
+        # word: most examples are far below, which the count of words alone tells.
+        if len(distinct) * (4 * MAX_TOKEN_CHARS + 3) <= MAX_TSVECTOR_BYTES:
+            return distinct
         if 4 * sum(map(len, distinct)) + 3 * len(distinct) <= MAX_TSVECTOR_BYTES:
             return distinct
         kept: list[str] = []
@@ -94,9 +97,17 @@ _ASCII_TABLE = bytes(
 )
 
 
+# The same bytes as _ASCII_TABLE makes, with every letter and digit an "x": a run of more than
+# MAX_TOKEN_CHARS of them is a word to cut (a table lookup and a substring search cost less
+# than measuring every word).
+_RUN_TABLE = bytes(0x20 if c == 0x20 else 0x78 for c in range(256))
+_TOO_LONG = b"x" * (MAX_TOKEN_CHARS + 1)
+
+
 def _ascii_words(text: str) -> list[str]:
-    words = text.encode().translate(_ASCII_TABLE).decode().split()
-    if words and max(map(len, words)) > MAX_TOKEN_CHARS:
+    folded = text.encode().translate(_ASCII_TABLE)
+    words = folded.decode().split()
+    if len(folded) > MAX_TOKEN_CHARS and _TOO_LONG in folded.translate(_RUN_TABLE):
         return [piece for word in words for piece in _WORD.findall(word)]
     return words
 

@@ -36,6 +36,18 @@ def test_query_units_are_words_and_cjk_phrases() -> None:
     ]
 
 
+def test_long_words_are_cut_into_pieces_the_same_way_in_texts_and_queries() -> None:
+    """Words longer than MAX_TOKEN_CHARS (a base64 blob, a run-on URL) are indexed as pieces,
+    in ASCII texts and others alike, and a query for the whole word asks for the pieces."""
+    size = analyzer.MAX_TOKEN_CHARS
+    long_word = "".join(chr(ord("a") + i % 26) for i in range(2 * size + 5))
+    pieces = [long_word[:size], long_word[size : 2 * size], long_word[2 * size :]]
+    assert analyzer.analyze([f"see {long_word.upper()} now"]).words == ["see", *pieces, "now"]
+    assert analyzer.analyze([f"é {long_word}"]).words == ["é", *pieces]  # not the ASCII path
+    assert analyzer.analyze(["x" * size]).words == ["x" * size]  # exactly the limit: whole
+    assert analyzer.query_units(long_word) == [[p] for p in pieces]
+
+
 def tsvector_text(doc: analyzer.Analyzed) -> str:
     """The same tsvector as Postgres' text input: an independent reference for the binary."""
     words = " ".join(f"'{w}'" for w in doc.index_words())
