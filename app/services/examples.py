@@ -135,9 +135,10 @@ def store_examples(
 
 def merge_pending_search_entries(make_session: sessionmaker[Session]) -> int | None:
     """Merge the search index's pending list (Postgres) in a transaction of its own: bulk
-    writes let it grow to 64 MB and every search reads it until it is merged. Returns the
-    pages merged; None where that cannot be done (SQLite, a user who does not own the index)
-    or failed (logged: autovacuum merges the list too)."""
+    writes let it grow to 64 MB (256 MB during a large import, which merges it every few
+    seconds) and every search reads it until it is merged. Returns the pages merged; None
+    where that cannot be done (SQLite, a user who does not own the index) or failed (logged:
+    autovacuum merges the list too)."""
     try:
         with make_session() as session:
             merged = repositories.merge_search_index(session)

@@ -197,9 +197,10 @@ def _merging_search_index(
 
 
 def _merge_until(make_session: sessionmaker[Session], stop: threading.Event) -> None:
+    # A merge that fails is logged and tried again at the next tick: the import's inserts
+    # count on this thread to keep the pending list short.
     while not stop.wait(MERGE_EVERY_SECONDS):
-        if merge_pending_search_entries(make_session) is None:
-            return  # failing (logged): autovacuum and the inserts merge it
+        merge_pending_search_entries(make_session)
 
 
 def import_file(

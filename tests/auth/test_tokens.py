@@ -97,6 +97,15 @@ def test_dataset_restricted_token_sees_nothing_else(
     before = examples(session)
     assert scoped.post("/api/v1/datasets/other/examples:bulk", json=PUSH).status_code == 404
     assert examples(session) == before
+    # Nor may it make a dataset of its own, though its owner (an admin) may.
+    refused = scoped.post("/api/v1/datasets", json={"slug": "mine"})
+    assert refused.status_code == 403
+    assert "limited to one dataset" in refused.json()["error"]
+    assert session.scalars(select(Dataset.slug).order_by(Dataset.slug)).all() == ["ds", "other"]
+    audited = select(AuditEvent).where(
+        AuditEvent.action == "dataset.create", AuditEvent.actor_id.is_not(None)
+    )
+    assert session.scalars(audited).all() == []
 
 
 def test_expired_token_is_refused(clients: ClientFactory, session: Session) -> None:
