@@ -1,7 +1,9 @@
 """SQL for import jobs and idempotency keys."""
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, defer
 
 from app.models import IdempotencyKey, ImportJob
 from app.models.types import utcnow
@@ -42,6 +44,23 @@ def list_jobs(session: Session, dataset_id: int, limit: int = 20) -> list[Import
             .limit(limit)
         )
     )
+
+
+def list_jobs_with_counts(
+    session: Session, dataset_id: int, names: Sequence[str], limit: int = 20
+) -> list[tuple[ImportJob, dict[str, int]]]:
+    """A dataset's latest import jobs, newest first, each with the named counts of its report
+    read by the query; the report itself, with its listed problems, is not loaded (the list
+    of imports is polled every few seconds while one runs)."""
+    counts = [func.coalesce(ImportJob.report[name].as_integer(), 0) for name in names]
+    rows = session.execute(
+        select(ImportJob, *counts)
+        .options(defer(ImportJob.report))
+        .where(ImportJob.dataset_id == dataset_id)
+        .order_by(ImportJob.id.desc())
+        .limit(limit)
+    )
+    return [(job, dict(zip(names, values, strict=True))) for job, *values in rows]
 
 
 def unfinished_job_ids(session: Session) -> list[int]:

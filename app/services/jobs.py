@@ -19,7 +19,7 @@ from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
 from app.services.examples import merge_pending_search_entries
 from app.services.imports import ImportFailed, ImportOptions, import_file
-from app.services.ingest import IngestReport, Limits
+from app.services.ingest import COUNTS, IngestReport, Limits
 
 # Imports that store at least this many examples refresh the table's planner statistics.
 ANALYZE_AFTER = 10_000
@@ -54,6 +54,13 @@ def create_job(
 def dataset_jobs(session: Session, dataset: Dataset) -> list[ImportJob]:
     """The dataset's latest import jobs, newest first."""
     return ingest_repo.list_jobs(session, dataset.id)
+
+
+def dataset_job_counts(
+    session: Session, dataset: Dataset
+) -> list[tuple[ImportJob, dict[str, int]]]:
+    """The dataset's latest import jobs, newest first, each with its report's counts alone."""
+    return ingest_repo.list_jobs_with_counts(session, dataset.id, COUNTS)
 
 
 def dataset_job(session: Session, dataset: Dataset, job_id: int) -> ImportJob:

@@ -90,17 +90,12 @@ class JobView:
     progress: float
     number_label: str
     took: str | None
+    counts: dict[str, int]  # the report's counts alone (all the list of imports shows)
 
     @cached_property
     def report(self) -> IngestReport:
         """The whole report, with its listed problems (the job's own page)."""
         return IngestReport.from_dict(self.job.report or {})
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """The report's counts alone (the list of imports, polled while a job runs)."""
-        report = self.job.report or {}
-        return {name: int(report.get(name, 0)) for name in COUNTS}
 
     @property
     def finished(self) -> bool:
@@ -128,8 +123,9 @@ class JobView:
         return (self.job.report or {}).get("stored") is False
 
     @classmethod
-    def of(cls, job: ImportJob, slug: str) -> "JobView":
-        """The view of a job of the dataset `slug`."""
+    def of(cls, job: ImportJob, slug: str, counts: dict[str, int] | None = None) -> "JobView":
+        """The view of a job of the dataset `slug`; the list of imports passes the counts it
+        read without loading the reports."""
         container = _container_of(job)
         return cls(
             job=job,
@@ -140,11 +136,18 @@ class JobView:
             progress=jobs.job_progress(job),
             number_label="Line" if container in _LINE_NUMBERED else "Record",
             took=_duration(job.started_at, job.finished_at),
+            counts=counts if counts is not None else _counts(job.report or {}),
         )
 
 
-def _upload_context(dataset: Dataset, job_list: list[ImportJob], **extra: Any) -> dict[str, Any]:
-    views = [JobView.of(job, dataset.slug) for job in job_list]
+def _counts(report: dict[str, Any]) -> dict[str, int]:
+    return {name: int(report.get(name, 0)) for name in COUNTS}
+
+
+def _upload_context(
+    dataset: Dataset, job_list: list[tuple[ImportJob, dict[str, int]]], **extra: Any
+) -> dict[str, Any]:
+    views = [JobView.of(job, dataset.slug, counts) for job, counts in job_list]
     return {
         "dataset": dataset,
         "formats": [(name, FORMAT_HINTS.get(name, "")) for name in FORMATS],
@@ -166,7 +169,7 @@ def upload_page(
 ) -> HTMLResponse:
     """The upload form, and the dataset's latest import jobs (refreshed while any runs)."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
-    context = _upload_context(dataset, jobs.dataset_jobs(session, dataset))
+    context = _upload_context(dataset, jobs.dataset_job_counts(session, dataset))
     return render_page_or_fragment(request, "imports/index.html", "jobs", context)
 
 
@@ -194,7 +197,7 @@ def start_import(
         form = {"format": format, "container": container, "columns": columns, "atomic": atomic}
         context = _upload_context(
             dataset,
-            jobs.dataset_jobs(session, dataset),
+            jobs.dataset_job_counts(session, dataset),
             error=exc.message,
             error_field=getattr(exc, "field", None),
             form=form,
