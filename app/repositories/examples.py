@@ -25,10 +25,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.db import begin_writing, is_postgres
-from app.models import Example
+from app.models import Example, ReviewStatus
 from app.services import analyzer
 
 log = logging.getLogger(__name__)
+
+NEW_STATUS = ReviewStatus.pending.value  # the review status of an example just stored
 
 
 @dataclass(frozen=True)
@@ -201,11 +203,11 @@ def upsert_examples(
         for i, h in session.execute(
             text(
                 f"INSERT INTO examples (dataset_id, status, version, created_at, updated_at,"
-                f" {_COLUMNS}{extra}) SELECT :d, 'pending', 1, :now, :now, {_COLUMNS}{extra}"
+                f" {_COLUMNS}{extra}) SELECT :d, :status, 1, :now, :now, {_COLUMNS}{extra}"
                 " FROM sift_stage WHERE true ORDER BY ord"
                 " ON CONFLICT DO NOTHING RETURNING id, content_hash"
             ),
-            params,
+            {**params, "status": NEW_STATUS},
         )
     }
     unchanged: dict[str, int] = {}
@@ -318,6 +320,9 @@ def copy_fields(values: tuple[Any, ...], search_vector: bytes) -> bytes:
     return b"".join([*fields, struct.pack(">i", len(search_vector)), search_vector])
 
 
+_CHUNK_BYTES = 1 << 20
+
+
 def _copy_rows(copy: Any, rows: Iterable[bytes]) -> None:
     """Send binary COPY rows in chunks of about a megabyte (a write per row costs more)."""
     chunk: list[bytes] = [_COPY_SIGNATURE]
@@ -330,9 +335,6 @@ def _copy_rows(copy: Any, rows: Iterable[bytes]) -> None:
             chunk, size = [], 0
     chunk.append(_COPY_TRAILER)
     copy.write(b"".join(chunk))
-
-
-_CHUNK_BYTES = 1 << 20
 
 
 def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
@@ -397,7 +399,7 @@ def _copy_new_rows(
         new_ids = sorted(i for (i,) in cursor.fetchall())
         stamp = _INT8(8, (now - _EPOCH) // timedelta(microseconds=1))
         head = b"".join(
-            (_INT4(4, dataset_id), _binary_field("pending", False), _INT4(4, 1), stamp, stamp)
+            (_INT4(4, dataset_id), _binary_field(NEW_STATUS, False), _INT4(4, 1), stamp, stamp)
         )
         cursor.execute("SAVEPOINT sift_copy")
         try:

@@ -10,7 +10,6 @@ cut off at any point has only whole batches stored, and running it again stores 
 and any bad record stores nothing.
 """
 
-import logging
 import multiprocessing
 import os
 import threading
@@ -47,8 +46,6 @@ PARALLEL_FROM_BYTES = 8 * 1024 * 1024  # smaller files are done in-process (no w
 # How often a large import merges the search index's pending list: each merge then takes a
 # larger run (about 40 MB at 5,000 examples/s), which costs the server less per example.
 MERGE_EVERY_SECONDS = 3.0
-
-log = logging.getLogger(__name__)
 
 # Called before each batch commits: (session, report so far, last record number, bytes read).
 BatchHook = Callable[[Session, IngestReport, int, int], None]
@@ -169,30 +166,31 @@ def _store_batch(
 
 @contextmanager
 def _merging_search_index(
-    make_session: sessionmaker[Session], session: Session, enabled: bool
+    make_session: sessionmaker[Session], session: Session, in_background: bool
 ) -> Iterator[None]:
-    """While a large import runs, merge the search index's pending list from a second
-    connection every few seconds (Postgres), on the core the import leaves idle when it
-    waits; the import's own inserts then never stop to merge it (a merge of 64 MB took a
-    second or two, long enough to drain the pipeline of prepared batches). What is left
-    is merged when the import ends, so searches stop reading the list."""
-    bind = make_session.kw.get("bind")
-    postgres = bind is not None and bind.dialect.name == "postgresql"
-    # A first merge tells whether this database user may merge (it must own the index).
-    if not enabled or not postgres or merge_pending_search_entries(make_session) is None:
+    """Keep the search index's pending list short (Postgres). While a large import runs
+    (`in_background`), a second connection merges it every few seconds, on the core the
+    import leaves idle when it waits; the import's own inserts then never stop to merge it
+    (a merge of 64 MB took a second or two, long enough to drain the pipeline of prepared
+    batches). When any import ends, what is left is merged, so searches stop reading it."""
+    if not is_postgres(session):
         yield
         return
-    repositories.leave_search_merges_elsewhere(session)
     stop = threading.Event()
-    thread = threading.Thread(
-        target=_merge_until, args=(make_session, stop), name="sift-index-merge", daemon=True
-    )
-    thread.start()
+    thread = None
+    # A first merge tells whether this database user may merge (it must own the index).
+    if in_background and merge_pending_search_entries(make_session) is not None:
+        repositories.leave_search_merges_elsewhere(session)
+        thread = threading.Thread(
+            target=_merge_until, args=(make_session, stop), name="sift-index-merge", daemon=True
+        )
+        thread.start()
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        if thread is not None:
+            stop.set()
+            thread.join()
         merge_pending_search_entries(make_session)
 
 
@@ -222,7 +220,7 @@ def import_file(
     with (
         make_session() as session,
         path.open("rb") as stream,
-        _merging_search_index(make_session, session, enabled=workers > 0),
+        _merging_search_index(make_session, session, in_background=workers > 0),
     ):
         dataset = session.get_one(Dataset, dataset_id)
         postgres = is_postgres(session)

@@ -17,7 +17,6 @@ from app.models import Dataset, ImportJob, JobStatus, User
 from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
-from app.services.examples import merge_pending_search_entries
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import COUNTS, IngestReport, Limits
 
@@ -183,8 +182,6 @@ def run_job(
             {"job": job_id, "file": job.filename, "status": status, **total.counts()},
         )
         session.commit()
-    if total.created + total.updated:
-        merge_pending_search_entries(make_session)
     if total.created + total.updated >= ANALYZE_AFTER:
         with make_session() as session:
             repositories.refresh_statistics(session)
