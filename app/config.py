@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_messages: int = 1_000
     max_bulk_bytes: int = 64 * 1024 * 1024
     max_bulk_items: int = 10_000
+    # Example lists count matches exactly up to this many, and estimate past it (Postgres).
+    exact_count_limit: int = 10_000
 
     @field_validator("database_url")
     @classmethod

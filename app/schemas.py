@@ -100,4 +100,7 @@ class ExamplePage(BaseModel):
 
     items: list[ExampleOut]
     next: str | None
-    total: int
+    total: int = Field(description="how many examples match (see total_exact)")
+    total_exact: bool = Field(
+        description="false when total is an estimate: past the exact-count limit, on Postgres"
+    )

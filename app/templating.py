@@ -107,6 +107,16 @@ def truncate_text(text: str | None, length: int = 140) -> str:
     return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
 
 
+def number(value: int) -> str:
+    """An integer with thousands separators: 995,043."""
+    return f"{value:,}"
+
+
+def approximate(value: int) -> str:
+    """An estimate to three significant figures, with thousands separators: 317,000."""
+    return f"{int(float(f'{value:.3g}')):,}"
+
+
 # --- the environment ------------------------------------------------------------------------
 
 env = Environment(
@@ -121,6 +131,8 @@ env.filters.update(
     pretty_json=pretty_json,
     json_script=json_script,
     truncate_text=truncate_text,
+    number=number,
+    approximate=approximate,
 )
 
 env.globals["csrf_input"] = rendering_csrf_input

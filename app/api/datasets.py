@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from app.auth.deps import CurrentUser, require
 from app.auth.permissions import Action, Caller
@@ -40,6 +40,7 @@ def get_dataset(slug: str, session: SessionDep, caller: CurrentUser) -> DatasetO
 
 @router.get("/datasets/{slug}/examples")
 def list_examples(
+    request: Request,
     slug: str,
     session: SessionDep,
     caller: CurrentUser,
@@ -49,14 +50,19 @@ def list_examples(
     cursor: Annotated[str | None, Query(description="`next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
 ) -> ExamplePage:
-    """A keyset page of a dataset's examples, optionally searched and filtered."""
+    """A keyset page of a dataset's examples, optionally searched and filtered. `total`
+    counts the matches exactly up to 10,000 (`SIFT_EXACT_COUNT_LIMIT`); past that, on
+    Postgres, it is the planner's estimate and `total_exact` is false."""
     dataset = datasets.visible_dataset(session, caller, slug)
     filters = browse.make_filters(q, status, language)
-    listing = browse.list_examples(session, dataset, filters, cursor, limit)
+    count_up_to = request.app.state.settings.exact_count_limit
+    listing = browse.list_examples(session, dataset, filters, cursor, limit, count_up_to)
+    assert listing.total is not None
     return ExamplePage(
         items=[ExampleOut.of(e) for e in listing.page.items],
         next=listing.page.next,
-        total=listing.total,
+        total=listing.total.value,
+        total_exact=listing.total.exact,
     )
 
 

@@ -10,6 +10,7 @@ from app.repositories.examples import (
     ExampleFilters,
     Page,
     StagedRow,
+    Total,
     UpsertOutcome,
     copy_fields,
     count_examples,
@@ -21,6 +22,7 @@ from app.repositories.examples import (
     neighbours,
     page_examples,
     refresh_statistics,
+    total_examples,
     upsert_examples,
 )
 
@@ -29,6 +31,7 @@ __all__ = [
     "ExampleFilters",
     "Page",
     "StagedRow",
+    "Total",
     "UpsertOutcome",
     "add_dataset",
     "auth",
@@ -45,5 +48,6 @@ __all__ = [
     "page_examples",
     "refresh_statistics",
     "status_counts",
+    "total_examples",
     "upsert_examples",
 ]

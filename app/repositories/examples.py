@@ -116,6 +116,44 @@ def count_examples(session: Session, dataset_id: int, filters: ExampleFilters) -
     return int(session.scalar(stmt) or 0)
 
 
+@dataclass(frozen=True)
+class Total:
+    """How many examples match: counted (`exact`), or else estimated."""
+
+    value: int
+    exact: bool
+
+
+def total_examples(
+    session: Session, dataset_id: int, filters: ExampleFilters, exact_up_to: int
+) -> Total:
+    """How many examples match, counted exactly up to `exact_up_to`. Past that, Postgres
+    gives its planner's estimate (never below what was counted): a whole count of a common
+    word's matches took about a second over 1,000,000 examples, the count up to 10,000
+    40-55 ms. SQLite, which keeps no such estimates, counts them all."""
+    if not is_postgres(session):
+        return Total(count_examples(session, dataset_id, filters), exact=True)
+    matching = _filtered(session, dataset_id, filters).with_only_columns(literal_column("1"))
+    capped = select(func.count()).select_from(matching.limit(exact_up_to + 1).subquery())
+    counted = int(session.scalar(capped) or 0)
+    if counted <= exact_up_to:
+        return Total(counted, exact=True)
+    return Total(max(_planned_rows(session, matching), counted), exact=False)
+
+
+def _planned_rows(session: Session, stmt: Any) -> int:
+    """The rows Postgres' planner expects a query to return (its statistics, no scan)."""
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
+    plan = (
+        session.connection()
+        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+        .scalar_one()
+    )
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
 def get_example(session: Session, dataset_id: int, example_id: int) -> Example | None:
     """The example with this id, only if it belongs to the dataset."""
     return session.scalars(

@@ -7,17 +7,17 @@ from sqlalchemy.orm import Session
 from app import repositories
 from app.errors import InvalidInput, NotFound
 from app.models import STATUS_VALUES, Dataset, Example
-from app.repositories import ExampleFilters, Page
+from app.repositories import ExampleFilters, Page, Total
 
 MAX_LIMIT = 200
 
 
 @dataclass(frozen=True)
 class ExampleListing:
-    """A page of examples with the total that matches the filters."""
+    """A page of examples with how many match the filters."""
 
     page: Page
-    total: int | None
+    total: Total | None
 
 
 def make_filters(
@@ -37,10 +37,10 @@ def list_examples(
     filters: ExampleFilters,
     cursor: str | None,
     limit: int,
-    count: bool = True,
+    count_up_to: int | None,
 ) -> ExampleListing:
-    """One page of a dataset's examples matching the filters, in id order; with `count`,
-    also how many match (total is None without it)."""
+    """One page of a dataset's examples matching the filters, in id order, and how many
+    match: counted up to `count_up_to`, estimated past it (no total when None)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
     try:
@@ -48,7 +48,9 @@ def list_examples(
     except ValueError as exc:
         raise InvalidInput("cursor", str(exc)) from exc
     page = repositories.page_examples(session, dataset.id, filters, after, limit)
-    total = repositories.count_examples(session, dataset.id, filters) if count else None
+    total = None
+    if count_up_to is not None:
+        total = repositories.total_examples(session, dataset.id, filters, count_up_to)
     return ExampleListing(page, total)
 
 

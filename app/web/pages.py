@@ -56,8 +56,9 @@ def dataset_page(
     # Appended rows need no counts, languages or totals: those queries are skipped for them.
     block = "rows" if cursor else "results"
     rows_only = block == "rows" and is_fragment_request(request)
+    count_up_to = None if rows_only else request.app.state.settings.exact_count_limit
     listing = browse.list_examples(
-        session, dataset, filters, cursor or None, PAGE_SIZE, count=not rows_only
+        session, dataset, filters, cursor or None, PAGE_SIZE, count_up_to
     )
     filter_params = {"q": filters.q, "status": filters.status, "language": filters.language}
     next_page = listing.page.next
@@ -67,6 +68,7 @@ def dataset_page(
         "statuses": STATUS_VALUES,
         "rows": [presenters.ExampleRow.of(e) for e in listing.page.items],
         "total": listing.total,
+        "exact_count_limit": count_up_to,
         "cursor": cursor or None,
         "filter_query": _query(**filter_params),
         "next_url": f"/datasets/{slug}{_query(**filter_params, cursor=next_page)}"

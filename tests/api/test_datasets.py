@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app import repositories
+from app.config import Settings
 from tests.auth.clients import ClientFactory
 from tests.factories import chat, make_dataset, store
 
@@ -115,3 +116,20 @@ def test_a_token_limited_to_one_dataset_cannot_create_others(
         .status_code
         == 201
     )
+
+
+def test_total_is_an_estimate_past_the_exact_count_limit_on_postgres(
+    client: TestClient, session: Session, settings: Settings, backend: str
+) -> None:
+    ds = make_dataset(session)
+    store(session, ds, *[chat(f"q{i}", f"a{i}") for i in range(5)])
+    body = client.get("/api/v1/datasets/ds/examples?limit=2").json()
+    assert (body["total"], body["total_exact"]) == (5, True)
+
+    settings.exact_count_limit = 3
+    body = client.get("/api/v1/datasets/ds/examples?limit=2").json()
+    assert len(body["items"]) == 2 and body["next"]
+    if backend == "postgres":
+        assert body["total_exact"] is False and body["total"] >= 4
+    else:
+        assert (body["total"], body["total_exact"]) == (5, True)

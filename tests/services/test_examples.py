@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app import repositories
 from app.models.types import utcnow
-from app.repositories import ExampleFilters
+from app.repositories import ExampleFilters, Total
 from tests.factories import chat, make_dataset, store
 
 
@@ -130,3 +130,28 @@ def test_new_examples_get_ids_in_batch_order_and_start_pending(session: Session)
     assert all(e and e.created_at == e.updated_at for e in examples)
     assert all(e and abs(now - e.created_at) < timedelta(minutes=1) for e in examples)
     assert search_ids(session, ds.id, "question")[:50] == result.created
+
+
+def test_totals_are_counted_up_to_the_limit_then_estimated_on_postgres(
+    session: Session, backend: str
+) -> None:
+    ds = make_dataset(session)
+    store(session, ds, *[chat(f"quokka question {i}", f"answer {i}") for i in range(12)])
+    store(session, ds, chat("wombat", "burrows"))
+    every, quokka = ExampleFilters(), ExampleFilters(q="quokka")
+
+    assert repositories.total_examples(session, ds.id, every, 13) == Total(13, exact=True)
+    assert repositories.total_examples(session, ds.id, quokka, 12) == Total(12, exact=True)
+    wombat = repositories.total_examples(session, ds.id, ExampleFilters(q="wombat"), 5)
+    assert wombat == Total(1, exact=True)
+
+    repositories.refresh_statistics(session)
+    past = repositories.total_examples(session, ds.id, every, 5)
+    if backend == "postgres":
+        # Past the limit: the planner's estimate (its statistics cover the whole table here)
+        # and never fewer than were counted.
+        assert past == Total(13, exact=False)
+        estimate = repositories.total_examples(session, ds.id, quokka, 5)
+        assert not estimate.exact and estimate.value >= 6
+    else:
+        assert past == Total(13, exact=True)

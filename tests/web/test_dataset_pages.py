@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app import templating
 from app.canonical import CanonicalExample
+from app.config import Settings
 from app.models import Example
 from app.web import pages
 from tests.factories import chat, make_dataset, store
@@ -241,3 +243,28 @@ def test_unknown_dataset_is_a_404_page(client: TestClient) -> None:
     assert one(soup, "h1").get_text() == "Not found"
     assert "nope" in one(soup, ".error-message").get_text()
     assert attr(one(soup, ".site-header a.brand"), "href") == "/datasets"
+
+
+def test_result_count_says_about_past_the_exact_count_limit_on_postgres(
+    client: TestClient, session: Session, settings: Settings, backend: str
+) -> None:
+    ds = make_dataset(session, "chat")
+    store(session, ds, *[chat(f"quokka {i}", f"answer {i}") for i in range(6)])
+    count = one(parse(client.get("/datasets/chat", params={"q": "quokka"})), ".result-count")
+    assert count.get_text(" ", strip=True) == "6 examples match"
+
+    settings.exact_count_limit = 2
+    count = one(parse(client.get("/datasets/chat", params={"q": "quokka"})), ".result-count")
+    text = count.get_text(" ", strip=True)
+    if backend == "postgres":
+        assert text.startswith("about ") and text.endswith(" examples match")
+        assert int(one(count, "strong").get_text().replace(",", "")) >= 3
+    else:
+        assert text == "6 examples match"
+
+
+def test_large_counts_have_thousands_separators() -> None:
+    assert templating.number(995043) == "995,043"
+    assert templating.approximate(316855) == "317,000"
+    assert templating.approximate(10001) == "10,000"
+    assert templating.approximate(999) == "999"
