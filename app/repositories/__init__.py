@@ -20,9 +20,9 @@ from app.repositories.examples import (
     leave_search_merges_elsewhere,
     merge_search_index,
     neighbours,
+    page_and_total,
     page_examples,
     refresh_statistics,
-    total_examples,
     upsert_examples,
 )
 
@@ -45,9 +45,9 @@ __all__ = [
     "list_datasets",
     "merge_search_index",
     "neighbours",
+    "page_and_total",
     "page_examples",
     "refresh_statistics",
     "status_counts",
-    "total_examples",
     "upsert_examples",
 ]

@@ -47,10 +47,9 @@ def list_examples(
         after = repositories.decode_cursor(cursor) if cursor else None
     except ValueError as exc:
         raise InvalidInput("cursor", str(exc)) from exc
-    page = repositories.page_examples(session, dataset.id, filters, after, limit)
-    total = None
-    if count_up_to is not None:
-        total = repositories.total_examples(session, dataset.id, filters, count_up_to)
+    page, total = repositories.page_and_total(
+        session, dataset.id, filters, after, limit, count_up_to
+    )
     return ExampleListing(page, total)
 
 

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
 from app import repositories
@@ -132,6 +133,12 @@ def test_new_examples_get_ids_in_batch_order_and_start_pending(session: Session)
     assert search_ids(session, ds.id, "question")[:50] == result.created
 
 
+def total(session: Session, dataset_id: int, filters: ExampleFilters, up_to: int) -> Total:
+    found = repositories.page_and_total(session, dataset_id, filters, None, 10, up_to)[1]
+    assert found is not None
+    return found
+
+
 def test_totals_are_counted_up_to_the_limit_then_estimated_on_postgres(
     session: Session, backend: str
 ) -> None:
@@ -140,18 +147,41 @@ def test_totals_are_counted_up_to_the_limit_then_estimated_on_postgres(
     store(session, ds, chat("wombat", "burrows"))
     every, quokka = ExampleFilters(), ExampleFilters(q="quokka")
 
-    assert repositories.total_examples(session, ds.id, every, 13) == Total(13, exact=True)
-    assert repositories.total_examples(session, ds.id, quokka, 12) == Total(12, exact=True)
-    wombat = repositories.total_examples(session, ds.id, ExampleFilters(q="wombat"), 5)
-    assert wombat == Total(1, exact=True)
+    assert total(session, ds.id, every, 13) == Total(13, exact=True)
+    assert total(session, ds.id, quokka, 12) == Total(12, exact=True)
+    assert total(session, ds.id, ExampleFilters(q="wombat"), 5) == Total(1, exact=True)
+    assert total(session, ds.id, ExampleFilters(q="platypus"), 5) == Total(0, exact=True)
 
     repositories.refresh_statistics(session)
-    past = repositories.total_examples(session, ds.id, every, 5)
     if backend == "postgres":
         # Past the limit: the planner's estimate (its statistics cover the whole table here)
         # and never fewer than were counted.
-        assert past == Total(13, exact=False)
-        estimate = repositories.total_examples(session, ds.id, quokka, 5)
+        assert total(session, ds.id, every, 5) == Total(13, exact=False)
+        estimate = total(session, ds.id, quokka, 5)
         assert not estimate.exact and estimate.value >= 6
     else:
-        assert past == Total(13, exact=True)
+        assert total(session, ds.id, every, 5) == Total(13, exact=True)
+
+
+@pytest.mark.parametrize("up_to", [None, 3, 100])
+def test_search_pages_are_the_same_whether_matches_are_few_or_many(
+    session: Session, up_to: int | None
+) -> None:
+    # Few matches (up to the limit) are paged from their ids; many by walking in id order.
+    ds = make_dataset(session)
+    texts = [f"quokka {i}" if i % 3 == 0 else f"wombat {i}" for i in range(20)]
+    ids = store(session, ds, *[chat(t, "answer") for t in texts]).created
+    expected = [i for i, t in zip(ids, texts, strict=True) if t.startswith("quokka")]
+    seen: list[int] = []
+    after = None
+    while True:
+        page, found = repositories.page_and_total(
+            session, ds.id, ExampleFilters(q="quokka"), after, 3, up_to
+        )
+        seen += [e.id for e in page.items]
+        if up_to is not None and up_to >= len(expected):
+            assert found == Total(len(expected), exact=True)
+        if page.next is None:
+            break
+        after = repositories.decode_cursor(page.next)
+    assert seen == expected
