@@ -537,10 +537,19 @@ def merge_search_index(session: Session) -> int | None:
 
 
 def refresh_statistics(session: Session) -> None:
-    """Have the database re-sample the examples table, so that its query plans know about a
-    large batch just loaded (autovacuum gets to it later; until then a search for a common
-    word can read every match instead of stopping at the first page)."""
-    session.execute(text("ANALYZE examples"))
+    """After a large load: have the database re-sample the examples table, so that its query
+    plans know about the new rows, and (Postgres) vacuum it, which marks the new pages
+    all-visible so that counts read the indexes alone. Autovacuum does both in time, where it
+    is on; until then a search for a common word can read every match instead of stopping at
+    the first page, and the dataset page's counts over 1,000,000 examples took 1.8-3.1 s
+    (0.13 s after a VACUUM of 3 s). VACUUM cannot run inside a transaction, so it runs on a
+    connection of its own, outside the session's."""
+    if not is_postgres(session):
+        session.execute(text("ANALYZE examples"))
+        return
+    engine = session.get_bind().engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) examples")
 
 
 def _write_fts(session: Session, docs: list[tuple[int, str]]) -> None:

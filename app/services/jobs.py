@@ -20,7 +20,8 @@ from app.services.audit import record_audit
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import COUNTS, IngestReport, Limits
 
-# Imports that store at least this many examples refresh the table's planner statistics.
+# Imports that store at least this many examples refresh the table's planner statistics
+# (and on Postgres vacuum it: see repositories.refresh_statistics).
 ANALYZE_AFTER = 10_000
 # A running job whose heartbeat is older than this was cut off (its process died).
 STALE_AFTER = timedelta(seconds=60)
@@ -185,5 +186,5 @@ def run_job(
     if total.created + total.updated >= ANALYZE_AFTER:
         with make_session() as session:
             repositories.refresh_statistics(session)
-            session.commit()
+            session.commit()  # SQLite's ANALYZE runs in the session's transaction
     return job
