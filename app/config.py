@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     max_bulk_bytes: int = 64 * 1024 * 1024
     max_bulk_items: int = 10_000
     # Example lists count matches exactly up to this many, and estimate past it (Postgres).
-    exact_count_limit: int = 10_000
+    exact_count_limit: int = Field(default=10_000, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,7 @@ from app.repositories.examples import (
     neighbours,
     page_and_total,
     page_examples,
+    read_cursor,
     refresh_statistics,
     upsert_examples,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "neighbours",
     "page_and_total",
     "page_examples",
+    "read_cursor",
     "refresh_statistics",
     "status_counts",
     "upsert_examples",

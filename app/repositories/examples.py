@@ -15,14 +15,16 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    inspect,
     literal,
     literal_column,
     select,
+    tablesample,
     text,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.db import begin_writing, is_postgres
 from app.models import Example, ReviewStatus
@@ -50,49 +52,62 @@ class Page:
     next: str | None
 
 
-def encode_cursor(last_id: int) -> str:
-    """Opaque cursor for the page after the row with this id."""
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+def encode_cursor(last_id: int, many: bool = False) -> str:
+    """Opaque cursor for the page after the row with this id; `many` remembers that the list
+    has many matches (a search's next pages then skip looking for few)."""
+    data: dict[str, Any] = {"after": last_id, "many": True} if many else {"after": last_id}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def read_cursor(cursor: str) -> tuple[int, bool]:
+    """The id a cursor points after, and whether its list has many matches; ValueError when
+    the cursor is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        after, many = data["after"], data.get("many", False)
+    except Exception as exc:
+        raise ValueError("cursor is not valid") from exc
+    if not isinstance(after, int) or not 0 <= after < 2**63 or not isinstance(many, bool):
+        raise ValueError("cursor is not valid")
+    return after, many
 
 
 def decode_cursor(cursor: str) -> int:
     """The id a cursor points after; ValueError when the cursor is not one of ours."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-    except Exception as exc:
-        raise ValueError("cursor is not valid") from exc
-    if not isinstance(after, int) or not 0 <= after < 2**63:
-        raise ValueError("cursor is not valid")
-    return after
+    return read_cursor(cursor)[0]
 
 
 # --- examples: reading ---------------------------------------------------------------------
 
 
-def _search_condition(session: Session, q: str) -> ColumnElement[bool] | None:
+def _search_condition(session: Session, q: str, entity: Any) -> ColumnElement[bool] | None:
     terms = analyzer.query_units(q)
     if not terms:
         return None
     if is_postgres(session):
-        condition: ColumnElement[bool] = literal_column("examples.search_vector").bool_op("@@")(
+        table = inspect(entity).selectable.name  # "examples", or the sample's alias
+        vector: ColumnElement[Any] = literal_column(f"{table}.search_vector")
+        condition: ColumnElement[bool] = vector.bool_op("@@")(
             cast(literal(analyzer.to_tsquery_literal(terms)), TSQUERY)
         )
         return condition
     matching = text("SELECT rowid FROM example_fts WHERE example_fts MATCH :ftsq").bindparams(
         ftsq=analyzer.to_fts5_query(terms)
     )
-    return Example.id.in_(matching.columns(rowid=Example.id.type))
+    return entity.id.in_(matching.columns(rowid=Example.id.type))  # type: ignore[no-any-return]
 
 
-def _filtered(session: Session, dataset_id: int, filters: ExampleFilters) -> Any:
-    stmt = select(Example).where(Example.dataset_id == dataset_id)
+def _filtered(
+    session: Session, dataset_id: int, filters: ExampleFilters, entity: Any = Example
+) -> Any:
+    stmt = select(entity).where(entity.dataset_id == dataset_id)
     if filters.status:
-        stmt = stmt.where(Example.status == filters.status)
+        stmt = stmt.where(entity.status == filters.status)
     if filters.language:
-        stmt = stmt.where(Example.language == filters.language)
+        stmt = stmt.where(entity.language == filters.language)
     if filters.q:
-        condition = _search_condition(session, filters.q)
+        condition = _search_condition(session, filters.q, entity)
         stmt = stmt.where(condition) if condition is not None else stmt.where(false())
     return stmt
 
@@ -118,8 +133,12 @@ class Total:
     exact: bool
 
 
-# A search with at most this many matches has them found through the search index first.
+# A search looks for at most this many matches through the search index first: all of them
+# when it is counted too, those after the cursor when it is not.
 SEARCH_PROBE = 10_000
+PAGE_PROBE = 1_000
+# An estimate counts the matches in a sample of the table's pages (about 7,000 examples).
+SAMPLE_PAGES = 3_000
 
 
 def page_and_total(
@@ -129,64 +148,96 @@ def page_and_total(
     after: int | None,
     limit: int,
     count_up_to: int | None,
+    many: bool = False,
 ) -> tuple[Page, Total | None]:
     """A keyset page in id order and, with `count_up_to`, how many match: counted up to that
-    many; past it, Postgres gives its planner's estimate (never below what was counted).
-    Counting every match of a common word over 1,000,000 examples took about a second;
-    SQLite, which keeps no such estimates, counts them all.
+    many; past it, on Postgres, estimated from a sample of the table (never below what was
+    counted). Counting every match of a common word over 1,000,000 examples took about a
+    second; SQLite counts them all.
 
     A search on Postgres first asks for the ids of its matches, without an order, so that the
-    search index answers. When there are few, they are the page and the count. Asked for a
+    search index answers; when there are few, they give the page (and the count). Asked for a
     page in id order straight away, Postgres guesses that a word it has no statistics for
     matches about 0.5% of the rows, walks the table in that order and tests every row: a word
     that is nowhere read all of 1,000,000 examples (1.7 s; through the index, 0.1 ms). When
-    there are many, that walk meets them soon."""
+    there are many, that walk meets them soon, and the next pages' cursors say so (`many`),
+    so that they go straight to it: looking for few first cost a common word's next page
+    50-150 ms, for a page of 3 ms."""
     stmt = _filtered(session, dataset_id, filters)
     if not is_postgres(session):
         total = None
         if count_up_to is not None:
             total = Total(count_examples(session, dataset_id, filters), exact=True)
-        return _page(session, stmt, after, limit), total
-    up_to = SEARCH_PROBE if count_up_to is None else count_up_to
-    if filters.q:
-        ids = session.scalars(stmt.with_only_columns(Example.id).limit(up_to + 1)).all()
-        if len(ids) <= up_to:
-            wanted = [i for i in sorted(ids) if after is None or i > after][: limit + 1]
-            page = _page(session, select(Example).where(Example.id.in_(wanted)), None, limit)
-            return page, Total(len(ids), exact=True)
+        return _page(session, stmt, after, limit, many=False), total
+    counted = 0
+    search = bool(filters.q)
+    if search and count_up_to is None and not many:  # only this page's matches matter
+        ids = _ids(session, stmt if after is None else stmt.where(Example.id > after), PAGE_PROBE)
+        if ids is not None:
+            return _page_of_ids(session, ids, limit), None
+    elif search and count_up_to is not None:
+        up_to = min(count_up_to, SEARCH_PROBE)
+        ids = None if many else _ids(session, stmt, up_to)
+        if ids is not None:
+            wanted = [i for i in ids if after is None or i > after]
+            return _page_of_ids(session, wanted, limit), Total(len(ids), exact=True)
         counted = up_to + 1
-    page = _page(session, stmt, after, limit)
+    page = _page(session, stmt, after, limit, many=search)
     if count_up_to is None:
         return page, None
-    matching = stmt.with_only_columns(literal_column("1"))
-    if not filters.q:
-        capped = select(func.count()).select_from(matching.limit(up_to + 1).subquery())
-        counted = int(session.scalar(capped) or 0)
-        if counted <= up_to:
+    if counted <= count_up_to:
+        matching = stmt.with_only_columns(literal_column("1")).limit(count_up_to + 1)
+        counted = int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+        if counted <= count_up_to:
             return page, Total(counted, exact=True)
-    return page, Total(max(_planned_rows(session, matching), counted), exact=False)
+    return page, Total(max(_sampled_count(session, dataset_id, filters), counted), exact=False)
 
 
-def _page(session: Session, stmt: Any, after: int | None, limit: int) -> Page:
+def _ids(session: Session, stmt: Any, up_to: int) -> list[int] | None:
+    """The ids of the rows a query matches, in order, if there are at most `up_to`."""
+    ids = session.scalars(stmt.with_only_columns(Example.id).limit(up_to + 1)).all()
+    return sorted(ids) if len(ids) <= up_to else None
+
+
+def _page_of_ids(session: Session, ids: list[int], limit: int) -> Page:
+    """The page of the first `limit` of these ids (in order); more follow if there are."""
+    shown = ids[:limit]
+    rows = list(session.scalars(select(Example).where(Example.id.in_(shown)).order_by(Example.id)))
+    return Page(rows, encode_cursor(shown[-1]) if len(ids) > limit else None)
+
+
+def _page(session: Session, stmt: Any, after: int | None, limit: int, many: bool) -> Page:
     if after is not None:
         stmt = stmt.where(Example.id > after)
     rows = list(session.scalars(stmt.order_by(Example.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+    return Page(rows, encode_cursor(rows[-1].id, many) if more and rows else None)
 
 
-def _planned_rows(session: Session, stmt: Any) -> int:
-    """The rows Postgres' planner expects a query to return (its statistics, no scan)."""
-    compiled = stmt.compile(dialect=session.get_bind().dialect)
-    plan = (
-        session.connection()
-        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-        .scalar_one()
+def _sampled_count(session: Session, dataset_id: int, filters: ExampleFilters) -> int:
+    """How many examples match, estimated (Postgres) from the matches among a sample of the
+    table's pages (TABLESAMPLE SYSTEM, the same pages each time while the table stays the
+    same size). About 20 ms over 1,000,000 examples, within 6% for "the" (316,558) and 2% for
+    a three-character Chinese word, whose bigrams the planner's own estimate takes for
+    independent words (20,549 for 119,503); its statistics also know nothing of a dataset
+    pushed since the table was last analysed."""
+    pages = int(
+        session.scalar(
+            text("SELECT pg_relation_size('examples') / current_setting('block_size')::int")
+        )
+        or 0
     )
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    percent = min(100.0, 100.0 * SAMPLE_PAGES / max(pages, 1))
+    sampled = tablesample(
+        Example.__table__,
+        func.system(literal_column(f"{percent:.6f}")),
+        name="sampled",
+        seed=literal_column("0"),
+    )
+    entity = aliased(Example, sampled)
+    stmt = _filtered(session, dataset_id, filters, entity).with_only_columns(func.count())
+    return round(int(session.scalar(stmt) or 0) * 100.0 / percent)
 
 
 def get_example(session: Session, dataset_id: int, example_id: int) -> Example | None:

@@ -8,6 +8,7 @@ from app import repositories
 from app.errors import InvalidInput, NotFound
 from app.models import STATUS_VALUES, Dataset, Example
 from app.repositories import ExampleFilters, Page, Total
+from app.services.datasets import DatasetSummary
 
 MAX_LIMIT = 200
 
@@ -44,11 +45,11 @@ def list_examples(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
     try:
-        after = repositories.decode_cursor(cursor) if cursor else None
+        after, many = repositories.read_cursor(cursor) if cursor else (None, False)
     except ValueError as exc:
         raise InvalidInput("cursor", str(exc)) from exc
     page, total = repositories.page_and_total(
-        session, dataset.id, filters, after, limit, count_up_to
+        session, dataset.id, filters, after, limit, count_up_to, many
     )
     return ExampleListing(page, total)
 
@@ -71,3 +72,18 @@ def example_neighbours(
 ) -> tuple[int | None, int | None]:
     """Ids of the examples before and after this one in the dataset (None at either end)."""
     return repositories.neighbours(session, dataset.id, example.id)
+
+
+def known_total(
+    filters: ExampleFilters, summary: DatasetSummary, languages: list[tuple[str, int]]
+) -> Total | None:
+    """The exact count a dataset page has already (its header's counts per status, its
+    language choices) for no filter, or a status or a language alone; so that the results
+    bar agrees with them, and nothing is counted twice."""
+    if filters.q or (filters.status and filters.language):
+        return None
+    if filters.status:
+        return Total(summary.counts.get(filters.status, 0), exact=True)
+    if filters.language:
+        return Total(dict(languages).get(filters.language, 0), exact=True)
+    return Total(summary.total, exact=True)

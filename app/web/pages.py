@@ -56,7 +56,15 @@ def dataset_page(
     # Appended rows need no counts, languages or totals: those queries are skipped for them.
     block = "rows" if cursor else "results"
     rows_only = block == "rows" and is_fragment_request(request)
-    count_up_to = None if rows_only else request.app.state.settings.exact_count_limit
+    summary = languages = known = None
+    if not rows_only:
+        summary = datasets.summarise(session, [dataset])[0]
+        languages = browse.dataset_languages(session, dataset)
+        known = browse.known_total(filters, summary, languages)
+    # The page counts what its header and filter choices do not already tell exactly.
+    count_up_to = None
+    if not rows_only and known is None:
+        count_up_to = request.app.state.settings.exact_count_limit
     listing = browse.list_examples(
         session, dataset, filters, cursor or None, PAGE_SIZE, count_up_to
     )
@@ -67,8 +75,8 @@ def dataset_page(
         "filters": filters,
         "statuses": STATUS_VALUES,
         "rows": [presenters.ExampleRow.of(e) for e in listing.page.items],
-        "total": listing.total,
-        "exact_count_limit": count_up_to,
+        "total": known or listing.total,
+        "exact_count_limit": request.app.state.settings.exact_count_limit,
         "cursor": cursor or None,
         "filter_query": _query(**filter_params),
         "next_url": f"/datasets/{slug}{_query(**filter_params, cursor=next_page)}"
@@ -76,10 +84,9 @@ def dataset_page(
         else None,
         "first_url": f"/datasets/{slug}{_query(**filter_params)}",
         "json_url": f"/api/v1/datasets/{slug}/examples{_query(**filter_params, cursor=cursor)}",
+        "summary": summary,
+        "languages": languages,
     }
-    if not rows_only:
-        context["summary"] = datasets.summarise(session, [dataset])[0]
-        context["languages"] = browse.dataset_languages(session, dataset)
     return render_page_or_fragment(request, "datasets/show.html", block, context)
 
 

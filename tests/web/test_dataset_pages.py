@@ -263,6 +263,21 @@ def test_result_count_says_about_past_the_exact_count_limit_on_postgres(
         assert text == "6 examples match"
 
 
+def test_result_count_agrees_with_the_header_without_a_search(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    ds = make_dataset(session, "chat")
+    ids = store(session, ds, *[chat(f"quokka {i}", f"answer {i}") for i in range(6)]).created
+    _set_status(session, ids[:4], "accepted")
+    settings.exact_count_limit = 2  # the page takes the header's exact counts all the same
+    for params, shown in [({}, "6 examples"), ({"status": "accepted"}, "4 examples match")]:
+        soup = parse(client.get("/datasets/chat", params=params))
+        assert one(soup, ".result-count").get_text(" ", strip=True) == shown
+    language = session.get(Example, ids[0]).language  # type: ignore[union-attr]
+    soup = parse(client.get("/datasets/chat", params={"language": language}))
+    assert one(soup, ".result-count").get_text(" ", strip=True) == "6 examples match"
+
+
 def test_large_counts_have_thousands_separators() -> None:
     assert templating.number(995043) == "995,043"
     assert templating.approximate(316855) == "317,000"
