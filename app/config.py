@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     max_messages: int = 1_000
     max_bulk_bytes: int = 64 * 1024 * 1024
     max_bulk_items: int = 10_000
-    # Example lists count matches exactly up to this many, and estimate past it (Postgres).
+    # Example lists count matches exactly up to this many, and estimate past it.
     exact_count_limit: int = Field(default=10_000, ge=0)
 
     @field_validator("database_url")

@@ -102,5 +102,5 @@ class ExamplePage(BaseModel):
     next: str | None
     total: int = Field(description="how many examples match (see total_exact)")
     total_exact: bool = Field(
-        description="false when total is an estimate: past the exact-count limit, on Postgres"
+        description="false when total is an estimate (past the exact-count limit)"
     )

@@ -51,8 +51,8 @@ def list_examples(
     limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
 ) -> ExamplePage:
     """A keyset page of a dataset's examples, optionally searched and filtered. `total`
-    counts the matches exactly up to 10,000 (`SIFT_EXACT_COUNT_LIMIT`); past that, on
-    Postgres, it is the planner's estimate and `total_exact` is false."""
+    counts the matches exactly up to 10,000 (`SIFT_EXACT_COUNT_LIMIT`); past that it is an
+    estimate from a sample, and `total_exact` is false."""
     dataset = datasets.visible_dataset(session, caller, slug)
     filters = browse.make_filters(q, status, language)
     count_up_to = request.app.state.settings.exact_count_limit

@@ -153,7 +153,8 @@ def page_and_total(
     """A keyset page in id order and, with `count_up_to`, how many match: counted up to that
     many; past it, on Postgres, estimated from a sample of the table (never below what was
     counted). Counting every match of a common word over 1,000,000 examples took about a
-    second; SQLite counts them all.
+    second on Postgres, 0.4 s on SQLite (which estimates a search's total from a sample of its
+    matches, and counts its other filters exactly: its indexes answer them).
 
     A search on Postgres first asks for the ids of its matches, without an order, so that the
     search index answers; when there are few, they give the page (and the count). Asked for a
@@ -165,9 +166,13 @@ def page_and_total(
     50-150 ms, for a page of 3 ms."""
     stmt = _filtered(session, dataset_id, filters)
     if not is_postgres(session):
-        total = None
-        if count_up_to is not None:
-            total = Total(count_examples(session, dataset_id, filters), exact=True)
+        fts = _fts_search(dataset_id, filters)
+        if fts is not None:
+            total = None if count_up_to is None else _fts_total(session, fts, count_up_to)
+            return _fts_page(session, fts, after, limit), total
+        if count_up_to is None:
+            return _page(session, stmt, after, limit, many=False), None
+        total = Total(count_examples(session, dataset_id, filters), exact=True)
         return _page(session, stmt, after, limit, many=False), total
     counted = 0
     search = bool(filters.q)
@@ -204,6 +209,70 @@ def _page_of_ids(session: Session, ids: list[int], limit: int) -> Page:
     shown = ids[:limit]
     rows = list(session.scalars(select(Example).where(Example.id.in_(shown)).order_by(Example.id)))
     return Page(rows, encode_cursor(shown[-1]) if len(ids) > limit else None)
+
+
+# SQLite estimates a search's total from about this many of its matches (every n-th id).
+FTS_SAMPLE = 5_000
+
+
+@dataclass(frozen=True)
+class _FtsSearch:
+    """A search on SQLite: its FTS5 query, and the conditions on the examples it matches."""
+
+    where: str
+    params: dict[str, Any]
+
+
+def _fts_search(dataset_id: int, filters: ExampleFilters) -> _FtsSearch | None:
+    """The search, when there is one with words to look for (else the filters do)."""
+    terms = analyzer.query_units(filters.q) if filters.q else []
+    if not terms:
+        return None
+    where = "e.dataset_id = :d"
+    if filters.status:
+        where += " AND e.status = :status"
+    if filters.language:
+        where += " AND e.language = :language"
+    params = {
+        "q": analyzer.to_fts5_query(terms),
+        "d": dataset_id,
+        "status": filters.status,
+        "language": filters.language,
+    }
+    return _FtsSearch(where, params)
+
+
+def _fts_matches(search: _FtsSearch, sampled: bool = False) -> str:
+    """The examples an FTS5 query matches (SQLite), walked in the index's order, which is id
+    order; `sampled`: only those whose id is a multiple of :every. Collecting the matches
+    first (`id IN (matches)`) took 95 ms for a page of a common word over 1,000,000 examples
+    and 0.4 s to count them; walking them stops at the page's end (0.1 ms)."""
+    every = " AND f.rowid % :every = 0" if sampled else ""
+    return (
+        f"SELECT e.id FROM example_fts f JOIN examples e ON e.id = f.rowid"
+        f" WHERE f.example_fts MATCH :q{every} AND {search.where}"
+    )
+
+
+def _fts_page(session: Session, search: _FtsSearch, after: int | None, limit: int) -> Page:
+    statement = f"{_fts_matches(search)} AND f.rowid > :after ORDER BY f.rowid LIMIT :n"
+    params = {**search.params, "after": -1 if after is None else after, "n": limit + 1}
+    return _page_of_ids(session, list(session.scalars(text(statement), params)), limit)
+
+
+def _fts_total(session: Session, search: _FtsSearch, count_up_to: int) -> Total:
+    """How many examples a search matches (SQLite): counted up to `count_up_to`; past it,
+    estimated from the matches whose id is a multiple of n, n chosen to keep about
+    FTS_SAMPLE of them (0.2 s, where counting them all took 0.4 s)."""
+    capped = f"SELECT count(*) FROM ({_fts_matches(search)} LIMIT :cap)"
+    counted = int(session.scalar(text(capped), {**search.params, "cap": count_up_to + 1}) or 0)
+    if counted <= count_up_to:
+        return Total(counted, exact=True)
+    everywhere = "SELECT count(*) FROM example_fts WHERE example_fts MATCH :q"
+    every = max(1, int(session.scalar(text(everywhere), search.params) or 0) // FTS_SAMPLE)
+    sample = f"SELECT count(*) FROM ({_fts_matches(search, sampled=True)})"
+    sampled = int(session.scalar(text(sample), {**search.params, "every": every}) or 0)
+    return Total(max(sampled * every, counted), exact=False)
 
 
 def _page(session: Session, stmt: Any, after: int | None, limit: int, many: bool) -> Page:
