@@ -81,7 +81,9 @@ def decode_cursor(cursor: str) -> int:
 # --- examples: reading ---------------------------------------------------------------------
 
 
-def _search_condition(session: Session, q: str, entity: Any) -> ColumnElement[bool] | None:
+def _search_condition(
+    session: Session, q: str, entity: Any, narrowed: bool = False
+) -> ColumnElement[bool] | None:
     terms = analyzer.query_units(q)
     if not terms:
         return None
@@ -95,7 +97,11 @@ def _search_condition(session: Session, q: str, entity: Any) -> ColumnElement[bo
     matching = text("SELECT rowid FROM example_fts WHERE example_fts MATCH :ftsq").bindparams(
         ftsq=analyzer.to_fts5_query(terms)
     )
-    return entity.id.in_(matching.columns(rowid=Example.id.type))  # type: ignore[no-any-return]
+    # With a status or language filter, SQLite should walk that filter's index and look each
+    # example up among the matches; left to itself it walked every match of a common word
+    # (0.6-1 s over 1,000,000 examples when the filter kept none). "+ 0" keeps it off the id.
+    ids = entity.id + 0 if narrowed else entity.id
+    return ids.in_(matching.columns(rowid=Example.id.type))  # type: ignore[no-any-return]
 
 
 def _filtered(
@@ -107,7 +113,8 @@ def _filtered(
     if filters.language:
         stmt = stmt.where(entity.language == filters.language)
     if filters.q:
-        condition = _search_condition(session, filters.q, entity)
+        narrowed = bool(filters.status or filters.language)
+        condition = _search_condition(session, filters.q, entity, narrowed)
         stmt = stmt.where(condition) if condition is not None else stmt.where(false())
     return stmt
 
@@ -167,13 +174,25 @@ def page_and_total(
     stmt = _filtered(session, dataset_id, filters)
     if not is_postgres(session):
         fts = _fts_search(dataset_id, filters)
-        if fts is not None:
-            total = None if count_up_to is None else _fts_total(session, fts, count_up_to)
-            return _fts_page(session, fts, after, limit), total
+        # A status or language filter narrows a search through its own index: walking the
+        # word's matches instead read all of them when the filter kept few (0.4 s).
+        narrowed = bool(filters.status or filters.language)
+        if fts is not None and not narrowed:
+            page = _fts_page(session, fts, after, limit)
+        else:
+            page = _page(session, stmt, after, limit, many=False)
         if count_up_to is None:
-            return _page(session, stmt, after, limit, many=False), None
-        total = Total(count_examples(session, dataset_id, filters), exact=True)
-        return _page(session, stmt, after, limit, many=False), total
+            return page, None
+        if fts is None:
+            return page, Total(count_examples(session, dataset_id, filters), exact=True)
+        if narrowed:
+            counted = _capped_count(session, stmt, count_up_to)
+        else:
+            capped = f"SELECT count(*) FROM ({_fts_matches(fts)} LIMIT :cap)"
+            counted = int(session.scalar(text(capped), {**fts.params, "cap": count_up_to + 1}) or 0)
+        if counted <= count_up_to:
+            return page, Total(counted, exact=True)
+        return page, Total(max(_fts_estimate(session, fts), counted), exact=False)
     counted = 0
     search = bool(filters.q)
     if search and count_up_to is None and not many:  # only this page's matches matter
@@ -191,8 +210,7 @@ def page_and_total(
     if count_up_to is None:
         return page, None
     if counted <= count_up_to:
-        matching = stmt.with_only_columns(literal_column("1")).limit(count_up_to + 1)
-        counted = int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+        counted = _capped_count(session, stmt, count_up_to)
         if counted <= count_up_to:
             return page, Total(counted, exact=True)
     return page, Total(max(_sampled_count(session, dataset_id, filters), counted), exact=False)
@@ -211,7 +229,7 @@ def _page_of_ids(session: Session, ids: list[int], limit: int) -> Page:
     return Page(rows, encode_cursor(shown[-1]) if len(ids) > limit else None)
 
 
-# SQLite estimates a search's total from about this many of its matches (every n-th id).
+# SQLite estimates a search's total from about this many of its matches.
 FTS_SAMPLE = 5_000
 
 
@@ -244,14 +262,22 @@ def _fts_search(dataset_id: int, filters: ExampleFilters) -> _FtsSearch | None:
 
 def _fts_matches(search: _FtsSearch, sampled: bool = False) -> str:
     """The examples an FTS5 query matches (SQLite), walked in the index's order, which is id
-    order; `sampled`: only those whose id is a multiple of :every. Collecting the matches
-    first (`id IN (matches)`) took 95 ms for a page of a common word over 1,000,000 examples
-    and 0.4 s to count them; walking them stops at the page's end (0.1 ms)."""
-    every = " AND f.rowid % :every = 0" if sampled else ""
+    order. Collecting the matches first (`id IN (matches)`) took 95 ms for a page of a common
+    word over 1,000,000 examples and 0.4 s to count them; walking them stops at the page's
+    end (0.1 ms). `sampled`: only the ids whose scrambled value falls below :below (ids
+    scrambled by a multiplicative hash, so that a pattern in the ids, every other example
+    say, cannot line up with the sample)."""
+    sample = f" AND {_SCRAMBLED} < :below" if sampled else ""
     return (
         f"SELECT e.id FROM example_fts f JOIN examples e ON e.id = f.rowid"
-        f" WHERE f.example_fts MATCH :q{every} AND {search.where}"
+        f" WHERE f.example_fts MATCH :q{sample} AND {search.where}"
     )
+
+
+_HASH_RANGE = 1 << 32
+# Knuth's multiplicative hash, with a multiplier under 2^31 so that SQLite's 64-bit integers
+# never overflow.
+_SCRAMBLED = f"((f.rowid % {_HASH_RANGE}) * 1327217885) % {_HASH_RANGE}"
 
 
 def _fts_page(session: Session, search: _FtsSearch, after: int | None, limit: int) -> Page:
@@ -260,19 +286,22 @@ def _fts_page(session: Session, search: _FtsSearch, after: int | None, limit: in
     return _page_of_ids(session, list(session.scalars(text(statement), params)), limit)
 
 
-def _fts_total(session: Session, search: _FtsSearch, count_up_to: int) -> Total:
-    """How many examples a search matches (SQLite): counted up to `count_up_to`; past it,
-    estimated from the matches whose id is a multiple of n, n chosen to keep about
-    FTS_SAMPLE of them (0.2 s, where counting them all took 0.4 s)."""
-    capped = f"SELECT count(*) FROM ({_fts_matches(search)} LIMIT :cap)"
-    counted = int(session.scalar(text(capped), {**search.params, "cap": count_up_to + 1}) or 0)
-    if counted <= count_up_to:
-        return Total(counted, exact=True)
+def _capped_count(session: Session, stmt: Any, up_to: int) -> int:
+    """How many rows a query matches, counted up to `up_to` + 1 at most."""
+    matching = stmt.with_only_columns(literal_column("1")).limit(up_to + 1)
+    return int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+
+
+def _fts_estimate(session: Session, search: _FtsSearch) -> int:
+    """How many examples a search matches (SQLite), estimated from about FTS_SAMPLE of the
+    word's matches, chosen by their scrambled id: within 1.5% for a common word over
+    1,000,000 examples, in 50 ms where counting them all took 0.4 s."""
     everywhere = "SELECT count(*) FROM example_fts WHERE example_fts MATCH :q"
-    every = max(1, int(session.scalar(text(everywhere), search.params) or 0) // FTS_SAMPLE)
+    matches = int(session.scalar(text(everywhere), search.params) or 0)
+    below = _HASH_RANGE // max(1, matches // FTS_SAMPLE)
     sample = f"SELECT count(*) FROM ({_fts_matches(search, sampled=True)})"
-    sampled = int(session.scalar(text(sample), {**search.params, "every": every}) or 0)
-    return Total(max(sampled * every, counted), exact=False)
+    sampled = int(session.scalar(text(sample), {**search.params, "below": below}) or 0)
+    return round(sampled * _HASH_RANGE / below)
 
 
 def _page(session: Session, stmt: Any, after: int | None, limit: int, many: bool) -> Page:
