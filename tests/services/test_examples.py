@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import repositories
+from app.models import Example
 from app.models.types import utcnow
 from app.repositories import ExampleFilters, Total
 from app.repositories import examples as examples_repo
@@ -204,3 +206,21 @@ def test_sqlite_estimates_a_search_from_a_scrambled_sample_of_its_matches(
     store(session, ds, *[chat(t, "answer") for t in texts])
     estimate = total(session, ds.id, ExampleFilters(q="quokka"), 100)
     assert not estimate.exact and 700 <= estimate.value <= 1300
+
+
+@pytest.mark.parametrize("walk", [0, 20_000])
+def test_a_search_narrowed_by_status_finds_the_same_either_way(
+    session: Session, monkeypatch: pytest.MonkeyPatch, walk: int
+) -> None:
+    # SQLite walks a word's matches, or (for a common word) the status index.
+    monkeypatch.setattr(examples_repo, "FTS_WALK", walk)
+    ds = make_dataset(session)
+    ids = store(session, ds, *[chat(f"quokka {i}", "answer") for i in range(9)]).created
+    session.execute(update(Example).where(Example.id.in_(ids[::3])).values(status="accepted"))
+    accepted = ExampleFilters(q="quokka", status="accepted")
+    page, found = repositories.page_and_total(session, ds.id, accepted, None, 2, 100)
+    assert [e.id for e in page.items] == ids[::3][:2] and found == Total(3, exact=True)
+    assert page.next is not None
+    after = repositories.decode_cursor(page.next)
+    rest = repositories.page_and_total(session, ds.id, accepted, after, 2, 100)[0]
+    assert [e.id for e in rest.items] == ids[::3][2:] and rest.next is None
