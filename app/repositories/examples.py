@@ -5,20 +5,23 @@ import json
 import logging
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     cast,
+    column,
     false,
     func,
     inspect,
     literal,
     literal_column,
     select,
+    table,
     tablesample,
     text,
 )
@@ -158,47 +161,37 @@ def page_and_total(
     many: bool = False,
 ) -> tuple[Page, Total | None]:
     """A keyset page in id order and, with `count_up_to`, how many match: counted up to that
-    many; past it, on Postgres, estimated from a sample of the table (never below what was
-    counted). Counting every match of a common word over 1,000,000 examples took about a
-    second on Postgres, 0.4 s on SQLite (which estimates a search's total from a sample of its
-    matches, and counts its other filters exactly: its indexes answer them).
+    many, estimated past it (never below what was counted). Counting every match of a common
+    word over 1,000,000 examples took about a second on Postgres, 0.4 s on SQLite. `many`
+    comes from the cursor: the first page found that the search has many matches."""
+    if is_postgres(session):
+        return _postgres_page_and_total(
+            session, dataset_id, filters, after, limit, count_up_to, many
+        )
+    return _sqlite_page_and_total(session, dataset_id, filters, after, limit, count_up_to)
 
-    A search on Postgres first asks for the ids of its matches, without an order, so that the
-    search index answers; when there are few, they give the page (and the count). Asked for a
-    page in id order straight away, Postgres guesses that a word it has no statistics for
-    matches about 0.5% of the rows, walks the table in that order and tests every row: a word
-    that is nowhere read all of 1,000,000 examples (1.7 s; through the index, 0.1 ms). When
-    there are many, that walk meets them soon, and the next pages' cursors say so (`many`),
-    so that they go straight to it: looking for few first cost a common word's next page
-    50-150 ms, for a page of 3 ms."""
+
+def _postgres_page_and_total(
+    session: Session,
+    dataset_id: int,
+    filters: ExampleFilters,
+    after: int | None,
+    limit: int,
+    count_up_to: int | None,
+    many: bool,
+) -> tuple[Page, Total | None]:
+    """A search first asks for the ids of its matches, without an order, so that the search
+    index answers; when there are few, they give the page (and the count). Asked for a page
+    in id order straight away, Postgres guesses that a word it has no statistics for matches
+    about 0.5% of the rows, walks the table in that order and tests every row: a word that
+    is nowhere read all of 1,000,000 examples (1.7 s; through the index, 0.1 ms). When there
+    are many, that walk meets them soon, and the next pages' cursors say so (`many`), so that
+    they go straight to it: looking for few first cost a common word's next page 50-150 ms,
+    for a page of 3 ms. Past `count_up_to`, the total is estimated from a sample of the
+    table's pages."""
     stmt = _filtered(session, dataset_id, filters)
-    if not is_postgres(session):
-        fts = _fts_search(dataset_id, filters)
-        if fts is None:
-            page = _page(session, stmt, after, limit, many=False)
-            if count_up_to is None:
-                return page, None
-            return page, Total(count_examples(session, dataset_id, filters), exact=True)
-        # A search walks its word's matches, unless a status or language filter narrows it
-        # and the word is common: then it walks that filter's index and looks the examples up
-        # among the matches (walking 316,558 matches of "the" to find none accepted: 0.7 s).
-        matches = _fts_match_count(session, fts)
-        if (filters.status or filters.language) and matches > FTS_WALK:
-            page = _page(session, stmt, after, limit, many=False)
-            if count_up_to is None:
-                return page, None
-            counted = _capped_count(session, stmt, count_up_to)
-        else:
-            page = _fts_page(session, fts, after, limit)
-            if count_up_to is None:
-                return page, None
-            capped = f"SELECT count(*) FROM ({_fts_matches(fts)} LIMIT :cap)"
-            counted = int(session.scalar(text(capped), {**fts.params, "cap": count_up_to + 1}) or 0)
-        if counted <= count_up_to:
-            return page, Total(counted, exact=True)
-        return page, Total(max(_fts_estimate(session, fts, matches), counted), exact=False)
-    counted = 0
     search = bool(filters.q)
+    counted = 0
     if search and count_up_to is None and not many:  # only this page's matches matter
         ids = _ids(session, stmt if after is None else stmt.where(Example.id > after), PAGE_PROBE)
         if ids is not None:
@@ -233,97 +226,6 @@ def _page_of_ids(session: Session, ids: list[int], limit: int) -> Page:
     return Page(rows, encode_cursor(shown[-1]) if len(ids) > limit else None)
 
 
-# SQLite estimates a search's total from about this many of its matches, and walks the
-# matches of a word with at most FTS_WALK of them even when a filter narrows the search.
-FTS_SAMPLE = 5_000
-FTS_WALK = 20_000
-
-
-@dataclass(frozen=True)
-class _FtsSearch:
-    """A search on SQLite: its FTS5 query, and the conditions on the examples it matches."""
-
-    where: str
-    params: dict[str, Any]
-
-
-def _fts_search(dataset_id: int, filters: ExampleFilters) -> _FtsSearch | None:
-    """The search, when there is one with words to look for (else the filters do)."""
-    terms = analyzer.query_units(filters.q) if filters.q else []
-    if not terms:
-        return None
-    where = "e.dataset_id = :d"
-    if filters.status:
-        where += " AND e.status = :status"
-    if filters.language:
-        where += " AND e.language = :language"
-    params = {
-        "q": analyzer.to_fts5_query(terms),
-        "d": dataset_id,
-        "status": filters.status,
-        "language": filters.language,
-    }
-    return _FtsSearch(where, params)
-
-
-def _fts_matches(search: _FtsSearch, sampled: bool = False) -> str:
-    """The examples an FTS5 query matches (SQLite), walked in the index's order, which is id
-    order. Collecting the matches first (`id IN (matches)`) took 95 ms for a page of a common
-    word over 1,000,000 examples and 0.4 s to count them; walking them stops at the page's
-    end (0.1 ms). `sampled`: only the ids whose scrambled value falls below :below (ids
-    scrambled by a multiplicative hash, so that a pattern in the ids, every other example
-    say, cannot line up with the sample)."""
-    sample = f" AND {_SCRAMBLED} < :below" if sampled else ""
-    return (
-        f"SELECT e.id FROM example_fts f JOIN examples e ON e.id = f.rowid"
-        f" WHERE f.example_fts MATCH :q{sample} AND {search.where}"
-    )
-
-
-_HASH_RANGE = 1 << 32
-# Knuth's multiplicative hash, with a multiplier under 2^31 so that SQLite's 64-bit integers
-# never overflow.
-_SCRAMBLED = f"((f.rowid % {_HASH_RANGE}) * 1327217885) % {_HASH_RANGE}"
-
-
-def _fts_page(session: Session, search: _FtsSearch, after: int | None, limit: int) -> Page:
-    statement = f"{_fts_matches(search)} AND f.rowid > :after ORDER BY f.rowid LIMIT :n"
-    params = {**search.params, "after": -1 if after is None else after, "n": limit + 1}
-    return _page_of_ids(session, list(session.scalars(text(statement), params)), limit)
-
-
-def _capped_count(session: Session, stmt: Any, up_to: int) -> int:
-    """How many rows a query matches, counted up to `up_to` + 1 at most."""
-    matching = stmt.with_only_columns(literal_column("1")).limit(up_to + 1)
-    return int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
-
-
-def _fts_match_count(session: Session, search: _FtsSearch) -> int:
-    """How many examples of any dataset the FTS5 query matches (no other filter: 20 ms for a
-    common word over 1,000,000 examples)."""
-    everywhere = "SELECT count(*) FROM example_fts WHERE example_fts MATCH :q"
-    return int(session.scalar(text(everywhere), search.params) or 0)
-
-
-def _fts_estimate(session: Session, search: _FtsSearch, matches: int) -> int:
-    """How many examples a search matches (SQLite), estimated from about FTS_SAMPLE of the
-    word's `matches`, chosen by their scrambled id: within 1.5% for a common word over
-    1,000,000 examples, in 50 ms where counting them all took 0.4 s."""
-    below = _HASH_RANGE // max(1, matches // FTS_SAMPLE)
-    sample = f"SELECT count(*) FROM ({_fts_matches(search, sampled=True)})"
-    sampled = int(session.scalar(text(sample), {**search.params, "below": below}) or 0)
-    return round(sampled * _HASH_RANGE / below)
-
-
-def _page(session: Session, stmt: Any, after: int | None, limit: int, many: bool) -> Page:
-    if after is not None:
-        stmt = stmt.where(Example.id > after)
-    rows = list(session.scalars(stmt.order_by(Example.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].id, many) if more and rows else None)
-
-
 def _sampled_count(session: Session, dataset_id: int, filters: ExampleFilters) -> int:
     """How many examples match, estimated (Postgres) from the matches among a sample of the
     table's pages (TABLESAMPLE SYSTEM, the same pages each time while the table stays the
@@ -347,6 +249,100 @@ def _sampled_count(session: Session, dataset_id: int, filters: ExampleFilters) -
     entity = aliased(Example, sampled)
     stmt = _filtered(session, dataset_id, filters, entity).with_only_columns(func.count())
     return round(int(session.scalar(stmt) or 0) * 100.0 / percent)
+
+
+# SQLite estimates a search's total from about this many of its matches, and walks the
+# matches of a word with at most FTS_WALK of them even when a filter narrows the search.
+FTS_SAMPLE = 5_000
+FTS_WALK = 20_000
+_FTS = table("example_fts", column("rowid", Integer))
+_HASH_RANGE = 1 << 32
+
+
+def _sqlite_page_and_total(
+    session: Session,
+    dataset_id: int,
+    filters: ExampleFilters,
+    after: int | None,
+    limit: int,
+    count_up_to: int | None,
+) -> tuple[Page, Total | None]:
+    """A search walks its word's FTS5 matches in the index's order, which is id order, and
+    stops at the page's end. Collecting the matches first (`id IN (matches)`) took 95 ms for
+    a page of a common word over 1,000,000 examples and 0.4 s to count them. When a status
+    or language filter narrows the search and the word is common, it walks that filter's
+    index instead and looks the examples up among the matches (walking 316,558 matches of
+    "the" to find none accepted: 0.7 s). Past `count_up_to`, a search's total is estimated
+    from a sample of its matches; other filters are counted, as their indexes answer them."""
+    terms = analyzer.query_units(filters.q) if filters.q else []
+    stmt = _filtered(session, dataset_id, filters)
+    if not terms:
+        page = _page(session, stmt, after, limit, many=False)
+        if count_up_to is None:
+            return page, None
+        return page, Total(count_examples(session, dataset_id, filters), exact=True)
+    query = analyzer.to_fts5_query(terms)
+    narrowed = bool(filters.status or filters.language)
+    key: Any = Example.id
+    if not (narrowed and _fts_count(session, query) > FTS_WALK):
+        stmt, key = _fts_walk(session, dataset_id, filters, query), _FTS.c.rowid
+    page = _page(session, stmt, after, limit, many=False, key=key)
+    if count_up_to is None:
+        return page, None
+    counted = _capped_count(session, stmt, count_up_to)
+    if counted <= count_up_to:
+        return page, Total(counted, exact=True)
+    estimate = _fts_estimate(session, dataset_id, filters, query)
+    return page, Total(max(estimate, counted), exact=False)
+
+
+def _fts_count(session: Session, query: str) -> int:
+    """How many examples of any dataset an FTS5 query matches (20 ms for a common word over
+    1,000,000 examples)."""
+    return int(session.scalar(select(func.count()).select_from(_FTS).where(_fts_match(query))) or 0)
+
+
+def _fts_match(query: str) -> ColumnElement[bool]:
+    return literal_column("example_fts").op("MATCH")(query)
+
+
+def _fts_walk(session: Session, dataset_id: int, filters: ExampleFilters, query: str) -> Any:
+    """The examples an FTS5 query matches, walked from the search index (the other filters
+    checked on each)."""
+    unsearched = _filtered(session, dataset_id, replace(filters, q=""))
+    return unsearched.join(_FTS, _FTS.c.rowid == Example.id).where(_fts_match(query))
+
+
+def _fts_estimate(session: Session, dataset_id: int, filters: ExampleFilters, query: str) -> int:
+    """How many examples a search matches (SQLite), estimated from about FTS_SAMPLE of the
+    word's matches, chosen by a multiplicative hash of their ids (Knuth's, its multiplier
+    under 2^31 so that SQLite's 64-bit integers never overflow), so that a pattern in the
+    ids, every other example say, cannot line up with the sample: within 1.5% for a common
+    word over 1,000,000 examples, in 50 ms where counting them all took 0.4 s."""
+    below = _HASH_RANGE // max(1, _fts_count(session, query) // FTS_SAMPLE)
+    scrambled = ((_FTS.c.rowid % _HASH_RANGE) * 1327217885) % _HASH_RANGE
+    sample = _fts_walk(session, dataset_id, filters, query).where(scrambled < below)
+    sampled = session.scalar(sample.with_only_columns(func.count()))
+    return round(int(sampled or 0) * _HASH_RANGE / below)
+
+
+def _capped_count(session: Session, stmt: Any, up_to: int) -> int:
+    """How many rows a query matches, counted up to `up_to` + 1 at most."""
+    matching = stmt.with_only_columns(literal_column("1")).limit(up_to + 1)
+    return int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+
+
+def _page(
+    session: Session, stmt: Any, after: int | None, limit: int, many: bool, key: Any = Example.id
+) -> Page:
+    """The rows after `after` in id order; `key` is the id column to walk (the search index's
+    rowid, for a walk through its matches)."""
+    if after is not None:
+        stmt = stmt.where(key > after)
+    rows = list(session.scalars(stmt.order_by(key).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1].id, many) if more and rows else None)
 
 
 def get_example(session: Session, dataset_id: int, example_id: int) -> Example | None:
