@@ -103,6 +103,13 @@ class JobView:
         return self.job.status not in _UNFINISHED
 
     @property
+    def finishing(self) -> bool:
+        """Running with the whole file read: the last batches are being stored, and the
+        search index's pending entries merged (seconds, for a large file)."""
+        job = self.job
+        return job.status == JobStatus.running.value and 0 < job.size_bytes <= job.bytes_done
+
+    @property
     def percent(self) -> int:
         """Progress as a whole percentage."""
         return int(self.progress * 100)

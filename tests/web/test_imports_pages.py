@@ -271,6 +271,14 @@ def test_the_fragment_is_the_block_and_polls_only_while_unfinished(
     assert attr(wrapper, "hx-swap") == "outerHTML"
     assert attr(one(wrapper, "progress"), "value") == "0.2500"
     assert one(wrapper, ".progress-text strong").get_text() == "25%"
+    assert "4 records read so far" in one(wrapper, ".job-status-text").get_text()
+
+    # The whole file read, the job still running: it says it is finishing, and polls on.
+    job.bytes_done = 2000
+    session.flush()
+    finishing = one(parse(client.get(url, headers=HX)), "#job")
+    assert one(finishing, ".job-status-text").get_text().strip().startswith("Finishing:")
+    assert attr(finishing, "hx-trigger") == "every 1s"
 
     job.status, job.bytes_done, job.finished_at = "succeeded", 2000, utcnow()
     job.report = _report(received=8, created=8)
