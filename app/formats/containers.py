@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import PurePath
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
 import zstandard
@@ -23,7 +23,7 @@ import zstandard
 from app.formats import FormatError
 from app.formats.fields import kind
 from app.formats.json_array import BAD_BYTES, DECODER, iter_json_array
-from app.formats.records import BadRecord, Record
+from app.formats.records import BadRecord, Item, Line, Record
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -64,14 +64,29 @@ def read_records(
     `container` forces one of CONTAINERS; `columns` maps CSV/TSV/Parquet column names to
     record field paths ("a" -> "output", "m" -> "input.messages"); other columns keep their names.
     """
+    # Without `lines`, a JSONL file's lines come parsed: no Line is yielded.
+    return cast(Iterator[Record | BadRecord], _open(source, container, columns, lines=False))
+
+
+def read_records_or_lines(
+    source: Source, container: str | None = None, *, columns: Mapping[str, str] | None = None
+) -> Iterator[Item]:
+    """read_records(), but a JSONL file yields its lines unparsed (see Line, read_line)."""
+    return _open(source, container, columns, lines=True)
+
+
+def _open(
+    source: Source, container: str | None, columns: Mapping[str, str] | None, lines: bool
+) -> Iterator[Item]:
     if container is not None and container not in CONTAINERS:
         raise FormatError(f"container: unknown {container!r}; known: {', '.join(CONTAINERS)}")
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as stream:
-            yield from _read(stream, os.fspath(source), container, columns or {})
+            yield from _read(stream, os.fspath(source), container, columns or {}, lines)
     else:
         name = getattr(source, "name", None)
-        yield from _read(source, name if isinstance(name, str) else None, container, columns or {})
+        name = name if isinstance(name, str) else None
+        yield from _read(source, name, container, columns or {}, lines)
 
 
 def loads_plain(data: bytes) -> Any:
@@ -127,8 +142,12 @@ def _suffix(name: str | None) -> str:
 
 
 def _read(
-    raw: IO[bytes], name: str | None, container: str | None, columns: Mapping[str, str]
-) -> Iterator[Record | BadRecord]:
+    raw: IO[bytes],
+    name: str | None,
+    container: str | None,
+    columns: Mapping[str, str],
+    lines: bool,
+) -> Iterator[Item]:
     start = raw.tell() if raw.seekable() else None
     stream = _buffered(raw)
     magic = stream.peek(4)[:4]
@@ -139,7 +158,7 @@ def _read(
         stream = io.BufferedReader(_ZstdReader(stream), buffer_size=_BUFFER)
     seekable = None if compressed or start is None else (raw, start)
     try:
-        yield from _dispatch(stream, container, name, columns, seekable)
+        yield from _dispatch(stream, container, name, columns, seekable, lines)
     except (EOFError, gzip.BadGzipFile, zstandard.ZstdError) as exc:
         raise FormatError(f"file: compressed data is truncated or corrupt ({exc})") from None
 
@@ -150,10 +169,13 @@ def _dispatch(
     name: str | None,
     columns: Mapping[str, str],
     seekable: tuple[IO[bytes], int] | None,
-) -> Iterator[Record | BadRecord]:
+    lines: bool,
+) -> Iterator[Item]:
     container = container or detect_container(stream.peek(_BUFFER), name)
     if container == "json":
         yield from iter_json_array(stream)
+    elif container == "jsonl" and lines:
+        yield from (Line(number, line) for number, line in enumerate(stream, 1))
     elif container == "jsonl":
         yield from _iter_jsonl(stream)
     elif container == "parquet":
@@ -223,31 +245,34 @@ def _buffered(stream: _Readable) -> io.BufferedReader:
 
 def _iter_jsonl(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
     for number, line in enumerate(stream, 1):
-        value = loads_plain(line)
-        if isinstance(value, dict):
-            yield Record(number, value)
-            continue
-        if number == 1:
-            line = line.removeprefix(codecs.BOM_UTF8)
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield BadRecord(number, f"line {number}: invalid UTF-8 at byte {exc.start + 1}")
-            continue
-        if not text.strip():
-            continue
-        try:
-            value = DECODER.decode(text.rstrip("\r\n"))
-        except json.JSONDecodeError as exc:
-            yield BadRecord(number, f"line {number}: invalid JSON ({exc.msg}, column {exc.colno})")
-            continue
-        except RecursionError:
-            yield BadRecord(number, f"line {number}: JSON nested too deep")
-            continue
-        if not isinstance(value, dict):
-            yield BadRecord(number, f"line {number}: expected a JSON object, got {kind(value)}")
-            continue
-        yield Record(number, value)
+        record = read_line(Line(number, line))
+        if record is not None:
+            yield record
+
+
+def read_line(line: Line) -> Record | BadRecord | None:
+    """A JSONL line's record, or the reason it is bad; None for a blank line."""
+    number, data = line
+    value = loads_plain(data)
+    if isinstance(value, dict):
+        return Record(number, value)
+    if number == 1:
+        data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return BadRecord(number, f"line {number}: invalid UTF-8 at byte {exc.start + 1}")
+    if not text.strip():
+        return None
+    try:
+        value = DECODER.decode(text.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        return BadRecord(number, f"line {number}: invalid JSON ({exc.msg}, column {exc.colno})")
+    except RecursionError:
+        return BadRecord(number, f"line {number}: JSON nested too deep")
+    if not isinstance(value, dict):
+        return BadRecord(number, f"line {number}: expected a JSON object, got {kind(value)}")
+    return Record(number, value)
 
 
 def _iter_csv(

@@ -15,3 +15,15 @@ class BadRecord(NamedTuple):
 
     number: int
     reason: str
+
+
+class Line(NamedTuple):
+    """A JSONL line read but not parsed yet: a large import sends lines to the processes that
+    prepare its batches, which parse them there (a parsed record costs more to send across
+    than it does to parse). containers.read_line() turns it into a Record or a BadRecord."""
+
+    number: int
+    data: bytes
+
+
+Item = Record | BadRecord | Line

@@ -28,8 +28,8 @@ from app import repositories
 from app.db import commit_retrying, is_postgres
 from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
-from app.formats.containers import CONTAINERS, read_records
-from app.formats.records import BadRecord, Record
+from app.formats.containers import CONTAINERS, read_records, read_records_or_lines
+from app.formats.records import Item
 from app.models import Dataset
 from app.services.examples import merge_pending_search_entries
 from app.services.ingest import (
@@ -109,14 +109,15 @@ def _worker_count(options: ImportOptions, size: int) -> int:
 
 
 def _records(
-    stream: IO[bytes], options: ImportOptions, resume_after: int
-) -> Iterator[Record | BadRecord]:
-    for record in read_records(stream, options.container, columns=options.columns):
+    stream: IO[bytes], options: ImportOptions, resume_after: int, lines: bool
+) -> Iterator[Item]:
+    read = read_records_or_lines if lines else read_records
+    for record in read(stream, options.container, columns=options.columns):
         if record.number > resume_after:
             yield record
 
 
-def _detect_format(first: list[Record | BadRecord], options: ImportOptions) -> str | None:
+def _detect_format(first: list[Item], options: ImportOptions) -> str | None:
     if options.fmt is not None:
         return options.fmt
     try:
@@ -126,7 +127,7 @@ def _detect_format(first: list[Record | BadRecord], options: ImportOptions) -> s
 
 
 def _prepared(
-    batches: Iterator[list[Record | BadRecord]],
+    batches: Iterator[list[Item]],
     fmt_holder: list[str | None],
     options: ImportOptions,
     limits: Limits,
@@ -226,7 +227,9 @@ def import_file(
         postgres = is_postgres(session)
         executor = _executor(workers)
         try:
-            batches = batched(_records(stream, options, resume_after), options.batch_size)
+            # Worker processes parse JSONL lines themselves (see formats.records.Line).
+            records = _records(stream, options, resume_after, lines=executor is not None)
+            batches = batched(records, options.batch_size)
             for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
                 if options.atomic:
                     report.merge(store_prepared(session, dataset, prepared))

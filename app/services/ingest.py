@@ -9,7 +9,7 @@ import gc
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from app.canonical import CanonicalExample
 from app.config import Settings
 from app.formats import FormatError, detect, parse_record
-from app.formats.records import BadRecord, Record
+from app.formats.containers import read_line
+from app.formats.records import BadRecord, Item, Line, Record
 from app.models import Dataset
 from app.repositories import StagedRow
 from app.services.examples import stage_examples, store_staged
@@ -247,20 +248,29 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 
 def prepare_batch(
-    items: list[Record | BadRecord], fmt: str | None, limits: Limits, postgres: bool
+    items: Sequence[Item], fmt: str | None, limits: Limits, postgres: bool
 ) -> PreparedBatch:
     """Parse, validate and stage a batch; safe to run in a worker process."""
     with _cycle_collector_paused():
         return _prepare_batch(items, fmt, limits, postgres)
 
 
+def parse_lines(items: Iterable[Item]) -> Iterator[Record | BadRecord]:
+    """The items with their JSONL lines parsed (blank lines left out)."""
+    for item in items:
+        if not isinstance(item, Line):
+            yield item
+        elif (record := read_line(item)) is not None:
+            yield record
+
+
 def _prepare_batch(
-    items: list[Record | BadRecord], fmt: str | None, limits: Limits, postgres: bool
+    items: Sequence[Item], fmt: str | None, limits: Limits, postgres: bool
 ) -> PreparedBatch:
     numbers: list[int] = []
     examples: list[CanonicalExample] = []
     rejected: list[Problem] = []
-    for item in items:
+    for item in parse_lines(items):
         if isinstance(item, BadRecord):
             rejected.append(Problem(item.number, item.reason))
             continue
@@ -287,10 +297,10 @@ def store_prepared(session: Session, dataset: Dataset, batch: PreparedBatch) -> 
     return report
 
 
-def detect_format(items: list[Record | BadRecord]) -> str | None:
+def detect_format(items: Sequence[Item]) -> str | None:
     """The format of the first readable record, or None when there is none; a FormatError
     names that record when no format fits it."""
-    record = next((item for item in items if isinstance(item, Record)), None)
+    record = next((item for item in parse_lines(items) if isinstance(item, Record)), None)
     if record is None:
         return None
     try:
@@ -299,9 +309,9 @@ def detect_format(items: list[Record | BadRecord]) -> str | None:
         raise FormatError(f"could not tell the format from record {record.number}: {exc}") from None
 
 
-def batched(records: Iterable[Record | BadRecord], size: int) -> Iterator[list[Record | BadRecord]]:
+def batched(records: Iterable[Item], size: int) -> Iterator[list[Item]]:
     """Consecutive lists of `size` records (the last may be shorter)."""
-    batch: list[Record | BadRecord] = []
+    batch: list[Item] = []
     for record in records:
         batch.append(record)
         if len(batch) >= size:

@@ -178,6 +178,42 @@ def test_parallel_workers_give_the_same_result(
     assert [m[0]["content"] for m in firsts] == [f"Task number {i}" for i in range(300)]
 
 
+def test_workers_read_bad_lines_as_the_import_does_in_process(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Worker processes get a large file's JSONL lines unparsed and parse them themselves:
+    the report must be the same, bad lines named by number, blank ones skipped."""
+    good = [json.dumps(alpaca(i)).encode() for i in range(6)]
+    lines = [
+        b"\xef\xbb\xbf   ",  # a byte-order mark, then nothing
+        b"",
+        b"\xff" + good[0],  # not UTF-8
+        good[1],  # the first readable record: the format is told from it
+        b"{not json",
+        b"[1, 2]",
+        json.dumps({"instruction": "no output"}).encode(),
+        b"   ",
+        *good[2:],
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    reports = []
+    for workers in (0, 1):
+        with make_session() as session:
+            other = datasets.create_dataset(session, None, f"mixed-{workers}-{dataset_id}")
+            session.commit()
+            other_id = other.id
+        options = ImportOptions(batch_size=4, workers=workers)
+        report, fmt = import_file(make_session, other_id, path, options, LIMITS)
+        assert fmt == "alpaca"
+        assert stored(make_session, other_id) == 5
+        reports.append(report.as_dict())
+    assert reports[0] == reports[1]
+    assert reports[0]["received"] == 9 and reports[0]["created"] == 5
+    assert [e["index"] for e in reports[0]["errors"]] == [3, 5, 6, 7]
+    assert "line 3: invalid UTF-8" in reports[0]["errors"][0]["error"]
+
+
 def make_job(make_session: sessionmaker[Session], dataset_id: int, path: Path) -> int:
     with make_session() as session:
         dataset = session.get_one(Dataset, dataset_id)
