@@ -207,6 +207,7 @@ def test_the_job_page_shows_counts_and_every_rejected_line(
         ("3", "line 3: not valid JSON (Expecting value)"),
         ("7", "record: no known format has the keys x"),
     ]
+    assert one(soup, "#rejected-heading .count").get_text() == "1,001"
     assert one(soup, ".job-rejected th.col-number").get_text() == "Line"
     assert "999 more rejected records" in one(soup, ".more-problems").get_text()
     assert [attr(tr, "data-number") for tr in soup.select(".duplicate-row")] == ["8"]
