@@ -175,7 +175,11 @@ def _dispatch(
     if container == "json":
         yield from iter_json_array(stream)
     elif container == "jsonl" and lines:
-        yield from (Line(number, line) for number, line in enumerate(stream, 1))
+        # Blank lines are left out here, as the parsing reader does: they must not count
+        # towards a batch (the format is told from the first batch's records).
+        for number, line in enumerate(stream, 1):
+            if not line.isspace():
+                yield Line(number, line)
     elif container == "jsonl":
         yield from _iter_jsonl(stream)
     elif container == "parquet":

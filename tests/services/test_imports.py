@@ -25,7 +25,7 @@ from app.models import Dataset, Example, ImportJob
 from app.models.types import utcnow
 from app.services import datasets, jobs
 from app.services.imports import ImportFailed, ImportOptions, import_file
-from app.services.ingest import Limits
+from app.services.ingest import IngestReport, Limits
 from app.worker import ThreadRunner
 from tests.conftest import fresh_database_url
 
@@ -178,8 +178,21 @@ def test_parallel_workers_give_the_same_result(
     assert [m[0]["content"] for m in firsts] == [f"Task number {i}" for i in range(300)]
 
 
+def import_into_new_dataset(
+    make_session: sessionmaker[Session], path: Path, workers: int
+) -> tuple[IngestReport, str | None, int]:
+    """Import a file in batches of 4 into a dataset of its own: report, format, dataset id."""
+    with make_session() as session:
+        dataset = datasets.create_dataset(session, None, f"{path.stem}-{workers}")
+        session.commit()
+        dataset_id = dataset.id
+    options = ImportOptions(batch_size=4, workers=workers)
+    report, fmt = import_file(make_session, dataset_id, path, options, LIMITS)
+    return report, fmt, dataset_id
+
+
 def test_workers_read_bad_lines_as_the_import_does_in_process(
-    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+    make_session: sessionmaker[Session], tmp_path: Path
 ) -> None:
     """Worker processes get a large file's JSONL lines unparsed and parse them themselves:
     the report must be the same, bad lines named by number, blank ones skipped."""
@@ -199,12 +212,7 @@ def test_workers_read_bad_lines_as_the_import_does_in_process(
     path.write_bytes(b"\n".join(lines) + b"\n")
     reports = []
     for workers in (0, 1):
-        with make_session() as session:
-            other = datasets.create_dataset(session, None, f"mixed-{workers}-{dataset_id}")
-            session.commit()
-            other_id = other.id
-        options = ImportOptions(batch_size=4, workers=workers)
-        report, fmt = import_file(make_session, other_id, path, options, LIMITS)
+        report, fmt, other_id = import_into_new_dataset(make_session, path, workers)
         assert fmt == "alpaca"
         assert stored(make_session, other_id) == 5
         reports.append(report.as_dict())
@@ -212,6 +220,22 @@ def test_workers_read_bad_lines_as_the_import_does_in_process(
     assert reports[0]["received"] == 9 and reports[0]["created"] == 5
     assert [e["index"] for e in reports[0]["errors"]] == [3, 5, 6, 7]
     assert "line 3: invalid UTF-8" in reports[0]["errors"][0]["error"]
+
+
+def test_workers_tell_the_format_past_blank_lines_as_the_import_does_in_process(
+    make_session: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Blank lines do not count towards a batch, so the format is told from the first records
+    whichever process parses them: here alpaca, and the ShareGPT record is rejected."""
+    sharegpt = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]}
+    lines = [b""] * 10 + [json.dumps(r).encode() for r in (alpaca(1), sharegpt, alpaca(2))]
+    path = tmp_path / "blank-first.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for workers in (0, 1):
+        report, fmt, _ = import_into_new_dataset(make_session, path, workers)
+        assert fmt == "alpaca"
+        assert (report.created, report.rejected) == (2, 1)
+        assert report.errors[0].number == 12
 
 
 def make_job(make_session: sessionmaker[Session], dataset_id: int, path: Path) -> int:
