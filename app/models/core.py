@@ -60,8 +60,10 @@ class Example(Base):
 
     __tablename__ = "examples"
     __table_args__ = (
-        UniqueConstraint("dataset_id", "external_id"),
-        UniqueConstraint("dataset_id", "content_hash"),
+        # Led by the hash (the external id), not the dataset: see migration 0005 and
+        # repositories.examples.STORED_HASHES.
+        UniqueConstraint("external_id", "dataset_id"),
+        UniqueConstraint("content_hash", "dataset_id"),
         Index("ix_examples_dataset_status_id", "dataset_id", "status", "id"),
         Index("ix_examples_dataset_language_id", "dataset_id", "language", "id"),
         CheckConstraint(

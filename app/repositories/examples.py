@@ -462,21 +462,22 @@ def upsert_examples(
 
 
 def _resolve_external_ids(session: Session, params: dict[str, Any]) -> None:
-    """Look up, row by row through the unique indexes, which staged rows name a stored
-    example and whether their content is already taken. Per-row subqueries are index probes
-    whatever the statistics say; a join here once scanned the whole table for every batch."""
+    """Look up, row by row through the unique keys, which staged rows name a stored example
+    and whether their content is already taken. Per-row subqueries on the keys led by the
+    external id and the hash (`dataset_id + 0`: see STORED_HASHES) are index probes whatever
+    the statistics say; a join here once scanned the whole table for every batch."""
     session.execute(
         text(
             "UPDATE sift_stage SET (target_id, target_hash) = (SELECT e.id, e.content_hash"
-            " FROM examples e WHERE e.dataset_id = :d AND e.external_id = sift_stage.external_id)"
-            " WHERE external_id IS NOT NULL"
+            " FROM examples e WHERE e.external_id = sift_stage.external_id"
+            " AND e.dataset_id + 0 = :d) WHERE external_id IS NOT NULL"
         ),
         params,
     )
     session.execute(
         text(
             "UPDATE sift_stage SET hash_taken = EXISTS (SELECT 1 FROM examples x"
-            " WHERE x.dataset_id = :d AND x.content_hash = sift_stage.content_hash)"
+            " WHERE x.content_hash = sift_stage.content_hash AND x.dataset_id + 0 = :d)"
             " WHERE target_id IS NOT NULL AND target_hash <> content_hash"
         ),
         params,
@@ -588,15 +589,18 @@ def _stage_postgres(session: Session, rows: list[StagedRow]) -> None:
 
 
 # Which of a batch's content hashes (external ids) a dataset holds already: one probe of the
-# unique index per item. Put as `dataset_id = %s AND content_hash = ANY(%s)`, the planner
-# weighed 2,000 probes against the dataset's rows as its statistics counted them, which a
-# large import outgrows before they are refreshed (and never, with autovacuum off): it then
-# scanned every row of the dataset for each batch, 50-150 ms a batch at 100,000 examples.
-# A LATERAL subquery with a LIMIT is planned on its own, for one item at a time.
+# unique key per item, (content_hash, dataset_id) or (external_id, dataset_id). Put as
+# `dataset_id = %s AND content_hash = ANY(%s)`, the planner weighed 2,000 probes against the
+# dataset's rows as its statistics counted them, which a large import outgrows before they
+# are refreshed, and a dataset new since the last ANALYZE is not in them at all: it then
+# read every row of the dataset, for each batch (50-150 ms a batch at 100,000 examples) or,
+# probing per item, for each item. So each item is planned on its own (a LATERAL subquery
+# with a LIMIT), and `dataset_id + 0` keeps the indexes that lead with the dataset out of
+# the choice: the key led by the hash is the one index left that fits.
 def _stored(column: str) -> str:
     return (
         "SELECT given.value FROM unnest(%s::text[]) AS given(value) CROSS JOIN LATERAL"
-        f" (SELECT 1 FROM examples e WHERE e.dataset_id = %s AND e.{column} = given.value"
+        f" (SELECT 1 FROM examples e WHERE e.{column} = given.value AND e.dataset_id + 0 = %s"
         " LIMIT 1) AS stored"
     )
 
