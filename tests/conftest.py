@@ -25,6 +25,7 @@ from tests.auth.clients import ClientFactory, make_user, sign_in
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 _ran_backends: set[str] = set()
+_created_databases: list[str] = []  # Postgres databases this run made, dropped when it ends
 
 
 def _postgres_admin_url() -> str | None:
@@ -57,7 +58,21 @@ def fresh_database_url(backend: str, name: str, tmp_dir: Path) -> str:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    if name not in _created_databases:
+        _created_databases.append(name)
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the Postgres databases this run made (named by its process id, so a server that
+    runs the suite again and again would otherwise keep them all)."""
+    if not _created_databases or POSTGRES_ADMIN_URL is None:
+        return
+    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _created_databases:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def pytest_report_header() -> str:
