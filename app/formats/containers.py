@@ -102,6 +102,20 @@ def loads_plain(data: bytes) -> Any:
         return None
 
 
+def parquet_row_count(path: str | os.PathLike[str]) -> int | None:
+    """The rows of a Parquet file, from its footer; None for any other file (or one whose
+    footer cannot be read: the reader reports that)."""
+    with open(path, "rb") as stream:
+        if stream.read(len(PARQUET_MAGIC)) != PARQUET_MAGIC:
+            return None
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return None
+
+
 def detect_container(head: bytes, name: str | None = None) -> str:
     """The container of a (decompressed) file from its first bytes, else its file name."""
     start = head.removeprefix(codecs.BOM_UTF8).lstrip()

@@ -28,7 +28,12 @@ from app import repositories
 from app.db import commit_retrying, is_postgres
 from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
-from app.formats.containers import CONTAINERS, read_records, read_records_or_lines
+from app.formats.containers import (
+    CONTAINERS,
+    parquet_row_count,
+    read_records,
+    read_records_or_lines,
+)
 from app.formats.records import Item
 from app.models import Dataset
 from app.services.examples import merge_pending_search_entries
@@ -202,6 +207,16 @@ def _merge_until(make_session: sessionmaker[Session], stop: threading.Event) -> 
         merge_pending_search_entries(make_session)
 
 
+def _position(stream: IO[bytes], path: Path, size: int) -> Callable[[int], int]:
+    """How far an import is into its file, in bytes, once record `number` is stored: where
+    the file has been read to or, for Parquet (whose reader starts at the file's end), the
+    share of its rows."""
+    rows = parquet_row_count(path)
+    if rows:
+        return lambda number: min(size, size * number // rows)
+    return lambda _number: stream.tell()
+
+
 def import_file(
     make_session: sessionmaker[Session],
     dataset_id: int,
@@ -226,21 +241,23 @@ def import_file(
         dataset = session.get_one(Dataset, dataset_id)
         postgres = is_postgres(session)
         executor = _executor(workers)
+        position = _position(stream, path, size)
         try:
             # Worker processes parse JSONL lines themselves (see formats.records.Line).
             records = _records(stream, options, resume_after, lines=executor is not None)
             batches = batched(records, options.batch_size)
             for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
+                done = position(prepared.last_number)
                 if options.atomic:
                     report.merge(store_prepared(session, dataset, prepared))
                     session.flush()
                 else:
                     store = partial(
-                        _store_batch, session, dataset, prepared, report, on_batch, stream.tell()
+                        _store_batch, session, dataset, prepared, report, on_batch, done
                     )
                     report.merge(commit_retrying(session, store))
                 if progress is not None:
-                    progress(stream.tell(), report)
+                    progress(done, report)
         except FormatError as exc:
             if options.atomic:
                 session.rollback()

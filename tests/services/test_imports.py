@@ -108,6 +108,21 @@ def test_every_container_imports(
     assert stored(make_session, dataset_id) == 25
 
 
+def test_a_parquet_import_shows_progress_by_its_rows(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Parquet's reader starts at the file's end (its footer), so how far it has read said
+    99% from the first batch on; the progress is the share of rows stored instead."""
+    path = write(tmp_path / "rows.parquet", [alpaca(i) for i in range(25)], "parquet")
+    size = path.stat().st_size
+    done: list[int] = []
+    options = ImportOptions(batch_size=10)
+    import_file(
+        make_session, dataset_id, path, options, LIMITS, progress=lambda d, _: done.append(d)
+    )
+    assert done == [size * 10 // 25, size * 20 // 25, size]
+
+
 def test_bad_lines_reported_good_ones_kept_and_rerun_adds_nothing(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
