@@ -188,14 +188,8 @@ def _dispatch(
     container = container or detect_container(stream.peek(_BUFFER), name)
     if container == "json":
         yield from iter_json_array(stream)
-    elif container == "jsonl" and lines:
-        # Blank lines are left out here, as the parsing reader does: they must not count
-        # towards a batch (the format is told from the first batch's records).
-        for number, line in enumerate(stream, 1):
-            if not line.isspace():
-                yield Line(number, line)
     elif container == "jsonl":
-        yield from _iter_jsonl(stream)
+        yield from _jsonl_lines(stream) if lines else parse_lines(_jsonl_lines(stream))
     elif container == "parquet":
         yield from _iter_parquet(stream, seekable, columns)
     else:
@@ -261,10 +255,20 @@ def _buffered(stream: _Readable) -> io.BufferedReader:
     return io.BufferedReader(_RawReader(stream), buffer_size=_BUFFER)
 
 
-def _iter_jsonl(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
+def _jsonl_lines(stream: IO[bytes]) -> Iterator[Line]:
+    """A JSONL file's lines, blank ones left out: they hold no record, and must not count
+    towards a batch (the format is told from the first batch's records)."""
     for number, line in enumerate(stream, 1):
-        record = read_line(Line(number, line))
-        if record is not None:
+        if not line.isspace():
+            yield Line(number, line)
+
+
+def parse_lines(items: Iterable[Item]) -> Iterator[Record | BadRecord]:
+    """The items with their JSONL lines parsed (a line that is blank after all left out)."""
+    for item in items:
+        if not isinstance(item, Line):
+            yield item
+        elif (record := read_line(item)) is not None:
             yield record
 
 

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from app.canonical import CanonicalExample
 from app.config import Settings
 from app.formats import FormatError, detect, parse_record
-from app.formats.containers import read_line
-from app.formats.records import BadRecord, Item, Line, Record
+from app.formats.containers import parse_lines
+from app.formats.records import BadRecord, Item, Record
 from app.models import Dataset
 from app.repositories import StagedRow
 from app.services.examples import stage_examples, store_staged
@@ -253,15 +253,6 @@ def prepare_batch(
     """Parse, validate and stage a batch; safe to run in a worker process."""
     with _cycle_collector_paused():
         return _prepare_batch(items, fmt, limits, postgres)
-
-
-def parse_lines(items: Iterable[Item]) -> Iterator[Record | BadRecord]:
-    """The items with their JSONL lines parsed (blank lines left out)."""
-    for item in items:
-        if not isinstance(item, Line):
-            yield item
-        elif (record := read_line(item)) is not None:
-            yield record
 
 
 def _prepare_batch(
