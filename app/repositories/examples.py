@@ -672,10 +672,18 @@ def _bulk_settings(session: Session) -> None:
     the backend's time per example (measured: 240 down to 165-175 microseconds, 50,000
     synthetic examples, three runs each). The cost: a search reads the pending list whole
     until it is merged, up to ~70 ms at 64 MB, so an import merges it as it goes and when it
-    ends, and the worker's sweep merges what pushes leave (merge_search_index)."""
+    ends, and the worker's sweep merges what pushes leave (merge_search_index).
+
+    JIT compilation is off: the duplicate check probes a unique key 2,000 times a batch,
+    a few milliseconds of work, but while the planner's statistics do not know the dataset's
+    rows (a large import outgrows them; a new dataset is not in them) it costs the check at
+    over 500,000, past jit_above_cost and jit_optimize_above_cost, and Postgres spent
+    60-140 ms a batch compiling it (auto_explain, 30,000 synthetic examples into a new
+    database: every batch but the first)."""
     limit = "256MB" if session.info.get(_MERGED_ELSEWHERE) else "64MB"
     session.execute(text(f"SET LOCAL gin_pending_list_limit = '{limit}'"))
     session.execute(text("SET LOCAL work_mem = '128MB'"))
+    session.execute(text("SET LOCAL jit = off"))
 
 
 _MERGED_ELSEWHERE = "sift.search_merged_elsewhere"

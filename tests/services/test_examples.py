@@ -275,5 +275,37 @@ def test_the_duplicate_check_probes_the_key_whatever_the_statistics_say(
         assert filtered == 0  # no other dataset holds these
 
 
+def test_a_bulk_write_does_not_compile_its_duplicate_check(session: Session, backend: str) -> None:
+    """Statistics that do not know a dataset's rows cost the check of 2,000 hashes at over
+    500,000, past the server's JIT thresholds, and Postgres compiled it with inlining and
+    optimisation: 60-140 ms a batch, for a lookup of a few milliseconds. A bulk write turns
+    JIT off for its transaction, whatever the costs (here every plan is past the
+    thresholds)."""
+    if backend != "postgres":
+        pytest.skip("JIT compilation is Postgres'")
+    from sqlalchemy import text
+
+    if not session.execute(text("SELECT pg_jit_available()")).scalar_one():
+        pytest.skip("this Postgres has no JIT to turn off")
+    for setting in ("jit_above_cost", "jit_inline_above_cost", "jit_optimize_above_cost"):
+        session.execute(text(f"SET LOCAL {setting} = 0"))
+    ds = make_dataset(session)
+    hashes = [f"{i:032x}" for i in range(2000)]
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+
+    def compiled() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + examples_repo.STORED_HASHES, (hashes, ds.id)
+            )
+            ((plan,),) = cursor.fetchall()
+        return "JIT" in plan[0]
+
+    assert compiled()
+    store(session, ds, chat("A new question", "and its answer"))
+    assert not compiled()
+
+
 def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node, *(n for child in node.get("Plans", []) for n in _nodes(child))]
