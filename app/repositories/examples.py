@@ -474,10 +474,14 @@ def _resolve_external_ids(session: Session, params: dict[str, Any]) -> None:
         ),
         params,
     )
+    # A scalar subquery, not EXISTS: Postgres may run an EXISTS as one hashed subplan that
+    # reads every stored hash of the dataset, and chose to when its statistics undercounted
+    # the dataset (44 ms a batch at 30,000 examples, growing with the dataset).
     session.execute(
         text(
-            "UPDATE sift_stage SET hash_taken = EXISTS (SELECT 1 FROM examples x"
-            " WHERE x.content_hash = sift_stage.content_hash AND x.dataset_id + 0 = :d)"
+            "UPDATE sift_stage SET hash_taken = (SELECT true FROM examples x"
+            " WHERE x.content_hash = sift_stage.content_hash AND x.dataset_id + 0 = :d"
+            " LIMIT 1) IS NOT NULL"
             " WHERE target_id IS NOT NULL AND target_hash <> content_hash"
         ),
         params,
