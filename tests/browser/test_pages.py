@@ -135,3 +135,22 @@ def test_unknown_pages_are_404_pages(page: Page, page_log: PageLog) -> None:
     expect(page.locator(".error-page a.button")).to_have_attribute("href", "/datasets")
     # The browser logs the 404 itself (asserted above); nothing else may appear.
     page_log.console = [m for m in page_log.console if "status of 404" not in m]
+
+
+def test_on_a_phone_every_nav_link_shows(page: Page) -> None:
+    """At 390 px the nav takes a row of its own: every link lies inside the screen, with
+    nothing to scroll sideways to (it scrolled, and "Audit log" sat past the edge)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/datasets")
+    links = page.locator(".site-nav a")
+    expect(links).to_have_text(["Datasets", "Tokens", "Users", "Audit log"])
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    nav = page.locator(".site-nav")
+    assert nav.evaluate("n => n.scrollWidth <= n.clientWidth")
+    header = page.locator(".site-header").bounding_box()
+    title = page.locator("main h1").bounding_box()
+    assert header is not None and title is not None
+    assert title["y"] >= header["y"] + header["height"]  # the taller header covers nothing
+    screenshot(page, "phone-nav")
