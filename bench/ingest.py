@@ -312,6 +312,10 @@ def main() -> None:
         cpu = f"CPU per example: {r['python_us']:.0f} µs in Sift's processes"
         if backend == "postgres":
             cpu += f", {r['db_us']:.0f} µs in the Postgres backend"
+        # The share of the machine's cores those two kept busy: near 100%, the import is
+        # bound by the CPU it spends, and only spending less makes it faster.
+        busy = (r["python_us"] + r["db_us"]) * args.n / 1e6 / (r["seconds"] * (os.cpu_count() or 1))
+        cpu += f"; together {busy:.0%} of the {os.cpu_count()} cores"
         print(f"    {cpu}\n    {r['summary']}")
         if not args.skip_push:
             m = args.push_n or min(args.n, 100_000)
