@@ -159,3 +159,16 @@ def test_on_a_phone_every_nav_link_shows(page: Page, width: int) -> None:
     assert row["y"] + row["height"] <= header["y"] + header["height"]
     expect(page.locator(".user-name")).to_be_visible()
     screenshot(page, f"phone-nav-{width}")
+
+
+def test_on_a_phone_the_audit_filters_keep_each_label_by_its_field(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/admin/audit")
+    for name in ("action", "actor", "target"):
+        label = page.locator(f"label[for=audit-{name}]").bounding_box()
+        field = page.locator(f"#audit-{name}").bounding_box()
+        assert label is not None and field is not None
+        assert label["x"] + label["width"] <= field["x"]  # beside it, on its row
+        assert field["y"] <= label["y"] + label["height"] / 2 <= field["y"] + field["height"]
+        assert field["x"] + field["width"] <= 390
+    screenshot(page, "phone-audit-filters")
