@@ -53,11 +53,7 @@ def fresh_database_url(backend: str, name: str, tmp_dir: Path) -> str:
         return f"sqlite:///{tmp_dir / (name + '.db')}"
     assert POSTGRES_ADMIN_URL is not None
     name = f"{name}_{os.getpid()}"  # parallel runs on one server never drop each other's
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    _as_admin(_drop(name), f'CREATE DATABASE "{name}"')
     if name not in _created_databases:
         _created_databases.append(name)
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -66,12 +62,21 @@ def fresh_database_url(backend: str, name: str, tmp_dir: Path) -> str:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Drop the Postgres databases this run made (named by its process id, so a server that
     runs the suite again and again would otherwise keep them all)."""
-    if not _created_databases or POSTGRES_ADMIN_URL is None:
-        return
+    if _created_databases:
+        _as_admin(*map(_drop, _created_databases))
+
+
+def _drop(database: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
+
+
+def _as_admin(*statements: str) -> None:
+    """Run statements on the Postgres server's admin database, outside any transaction."""
+    assert POSTGRES_ADMIN_URL is not None
     admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        for name in _created_databases:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for statement in statements:
+            conn.execute(text(statement))
     admin.dispose()
 
 

@@ -46,6 +46,11 @@ class ExampleFilters:
     status: str | None = None
     language: str | None = None
 
+    @property
+    def narrowed(self) -> bool:
+        """A status or language filter narrows the search (each has an index to walk)."""
+        return bool(self.status or self.language)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -116,8 +121,7 @@ def _filtered(
     if filters.language:
         stmt = stmt.where(entity.language == filters.language)
     if filters.q:
-        narrowed = bool(filters.status or filters.language)
-        condition = _search_condition(session, filters.q, entity, narrowed)
+        condition = _search_condition(session, filters.q, entity, filters.narrowed)
         stmt = stmt.where(condition) if condition is not None else stmt.where(false())
     return stmt
 
@@ -275,16 +279,19 @@ def _sqlite_page_and_total(
     "the" to find none accepted: 0.7 s). Past `count_up_to`, a search's total is estimated
     from a sample of its matches; other filters are counted, as their indexes answer them."""
     terms = analyzer.query_units(filters.q) if filters.q else []
-    stmt = _filtered(session, dataset_id, filters)
     if not terms:
-        page = _page(session, stmt, after, limit, many=False)
+        page = _page(session, _filtered(session, dataset_id, filters), after, limit, many=False)
         if count_up_to is None:
             return page, None
         return page, Total(count_examples(session, dataset_id, filters), exact=True)
     query = analyzer.to_fts5_query(terms)
-    narrowed = bool(filters.status or filters.language)
-    key: Any = Example.id
-    if not (narrowed and _fts_count(session, query) > FTS_WALK):
+    # How many examples the words match, in any dataset: asked once, where it decides the
+    # walk (a narrowed search) or scales the estimate of the total.
+    matches = _fts_count(session, query) if filters.narrowed else None
+    key: Any
+    if matches is not None and matches > FTS_WALK:
+        stmt, key = _filtered(session, dataset_id, filters), Example.id
+    else:
         stmt, key = _fts_walk(session, dataset_id, filters, query), _FTS.c.rowid
     page = _page(session, stmt, after, limit, many=False, key=key)
     if count_up_to is None:
@@ -292,7 +299,9 @@ def _sqlite_page_and_total(
     counted = _capped_count(session, stmt, count_up_to)
     if counted <= count_up_to:
         return page, Total(counted, exact=True)
-    estimate = _fts_estimate(session, dataset_id, filters, query)
+    if matches is None:
+        matches = _fts_count(session, query)
+    estimate = _fts_estimate(session, dataset_id, filters, query, matches)
     return page, Total(max(estimate, counted), exact=False)
 
 
@@ -313,13 +322,15 @@ def _fts_walk(session: Session, dataset_id: int, filters: ExampleFilters, query:
     return unsearched.join(_FTS, _FTS.c.rowid == Example.id).where(_fts_match(query))
 
 
-def _fts_estimate(session: Session, dataset_id: int, filters: ExampleFilters, query: str) -> int:
+def _fts_estimate(
+    session: Session, dataset_id: int, filters: ExampleFilters, query: str, matches: int
+) -> int:
     """How many examples a search matches (SQLite), estimated from about FTS_SAMPLE of the
-    word's matches, chosen by a multiplicative hash of their ids (Knuth's, its multiplier
-    under 2^31 so that SQLite's 64-bit integers never overflow), so that a pattern in the
-    ids, every other example say, cannot line up with the sample: within 1.5% for a common
-    word over 1,000,000 examples, in 50 ms where counting them all took 0.4 s."""
-    below = _HASH_RANGE // max(1, _fts_count(session, query) // FTS_SAMPLE)
+    word's `matches` (in any dataset), chosen by a multiplicative hash of their ids (Knuth's,
+    its multiplier under 2^31 so that SQLite's 64-bit integers never overflow), so that a
+    pattern in the ids, every other example say, cannot line up with the sample: within 1.5%
+    for a common word over 1,000,000 examples, in 50 ms where counting them all took 0.4 s."""
+    below = _HASH_RANGE // max(1, matches // FTS_SAMPLE)
     scrambled = ((_FTS.c.rowid % _HASH_RANGE) * 1327217885) % _HASH_RANGE
     sample = _fts_walk(session, dataset_id, filters, query).where(scrambled < below)
     sampled = session.scalar(sample.with_only_columns(func.count()))
