@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.config import Settings
@@ -89,6 +90,23 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+MAX_BATCH_SIZE = 50_000
+MAX_WORKERS = 64
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
 def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Register `import` and `worker` on the `sift` parser."""
     imp = sub.add_parser("import", help="import a file into a dataset")
@@ -104,8 +122,18 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
         help="CSV/TSV/Parquet column to field mapping, e.g. --column q=instruction",
     )
     imp.add_argument("--atomic", action="store_true", help="store nothing if any record is bad")
-    imp.add_argument("--batch-size", type=int, default=2000)
-    imp.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    imp.add_argument(
+        "--batch-size",
+        type=_int_between(1, MAX_BATCH_SIZE),
+        default=2000,
+        help="records a transaction stores (default: 2000)",
+    )
+    imp.add_argument(
+        "--workers",
+        type=_int_between(0, MAX_WORKERS),
+        help="processes that prepare batches (default: one per core but one, for files of "
+        "8 MB and more; 0: all in this process)",
+    )
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
 

@@ -1,5 +1,6 @@
 """The `sift` command, run as a user would on a fresh database."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.cli import main
 from app.config import Settings
 from app.db import make_engine
-from app.models import AuditEvent
+from app.models import AuditEvent, Example, ImportJob
 from app.services.audit import OPERATOR
 from tests.conftest import fresh_database_url
 
@@ -85,3 +86,50 @@ def test_an_unmigrated_database_gets_a_hint_not_a_traceback(
 ) -> None:
     assert run(cli_settings, "datasets", "list") == 2
     assert "sift db upgrade" in capsys.readouterr().err
+
+
+def test_import_commits_in_the_batches_it_is_given(
+    cli_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--batch-size` and `--workers` reach the job that runs the import (they were once
+    dropped when the job was queued, and every import ran in batches of 2,000)."""
+    run(cli_settings, "db", "upgrade")
+    run(cli_settings, "datasets", "create", "cli")
+    path = tmp_path / "five.jsonl"
+    rows = [{"instruction": f"Task {i}", "output": f"Done {i}"} for i in range(5)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["import", str(path), "--dataset", "cli", "--quiet", "--batch-size", "2"]
+    assert run(cli_settings, *argv, "--workers", "0") == 0
+    assert "5 created" in capsys.readouterr().out
+    engine = make_engine(cli_settings.database_url)
+    with Session(engine) as session:
+        job = session.scalars(select(ImportJob)).one()
+        # Each batch commits with the job's progress: 2, 4, then all 5 records.
+        assert (job.options["batch_size"], job.options["workers"]) == (2, 0)
+        assert job.resume_after == 5
+        stamps = session.scalars(select(Example.created_at).order_by(Example.id)).all()
+    engine.dispose()
+    # One transaction a batch: the records of a batch share its commit's timestamp.
+    assert len(set(stamps)) == 3
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--batch-size", "0", "argument --batch-size: 0 is not between 1 and 50000"),
+        ("--batch-size", "lots", "argument --batch-size: 'lots' is not a whole number"),
+        ("--workers", "-1", "argument --workers: -1 is not between 0 and 64"),
+    ],
+)
+def test_import_refuses_bad_batch_sizes_and_worker_counts(
+    cli_settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    message: str,
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(cli_settings, "import", str(tmp_path / "x.jsonl"), "--dataset", "d", flag, value)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err

@@ -44,7 +44,12 @@ def create_job(
         size_bytes=path.stat().st_size,
         format=options.fmt,
         container=options.container,
-        options={"columns": options.columns, "atomic": options.atomic},
+        options={
+            "columns": options.columns,
+            "atomic": options.atomic,
+            "batch_size": options.batch_size,
+            "workers": options.workers,
+        },
         status=JobStatus.queued.value,
         report={},
     )
@@ -94,6 +99,9 @@ def _options(job: ImportJob) -> ImportOptions:
         container=job.container,
         columns=dict(job.options.get("columns") or {}),
         atomic=bool(job.options.get("atomic")),
+        # Jobs queued before these were kept run with the defaults.
+        batch_size=int(job.options.get("batch_size") or ImportOptions.batch_size),
+        workers=job.options.get("workers"),
     )
 
 
