@@ -26,6 +26,7 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "progress": round(jobs.job_progress(job), 4),
         "size_bytes": job.size_bytes,
         "bytes_done": job.bytes_done,
+        "pace": _pace_json(jobs.job_pace(job)),
         "format": job.format,
         "options": job.options,
         "report": job.report,
@@ -34,6 +35,19 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": f"/api/v1/datasets/{slug}/imports/{job.id}",
+    }
+
+
+def _pace_json(pace: jobs.Pace | None) -> dict[str, float | None] | None:
+    """The current run's pace; null while there is none to tell (waiting, just started)."""
+    if pace is None:
+        return None
+    return {
+        "bytes_per_second": round(pace.bytes_per_second),
+        "seconds_left": round(pace.seconds_left, 1) if pace.seconds_left is not None else None,
+        "records_per_second": (
+            round(pace.records_per_second) if pace.records_per_second is not None else None
+        ),
     }
 
 

@@ -56,6 +56,8 @@ class ImportJob(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued.value)
     bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    # bytes_done when the current run started: more than 0 when it resumed an earlier run.
+    start_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     resume_after: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)

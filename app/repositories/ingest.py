@@ -85,7 +85,9 @@ def claim_job(session: Session, job: ImportJob) -> bool:
             ImportJob.status == job.status,
             ImportJob.heartbeat_at.is_not_distinct_from(job.heartbeat_at),
         )
-        .values(status="running", started_at=now, heartbeat_at=now)
+        .values(
+            status="running", started_at=now, heartbeat_at=now, start_bytes=ImportJob.bytes_done
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -91,6 +92,40 @@ def job_progress(job: ImportJob) -> float:
     if job.status == JobStatus.succeeded.value:
         return 1.0
     return min(1.0, job.bytes_done / job.size_bytes) if job.size_bytes else 0.0
+
+
+# A pace is given once the current run has read for this long (the first batches are slower:
+# worker start-up, format detection).
+PACE_AFTER = timedelta(seconds=3)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a job's current run reads its file, and what that leaves."""
+
+    bytes_per_second: float
+    seconds_left: float | None  # None once the whole file is read (the last batches store)
+    records_per_second: float | None  # for a run that read the file from its start
+
+
+def job_pace(job: ImportJob, now: datetime | None = None) -> Pace | None:
+    """The pace of a job's current (or, finished, its last) run, or None where there is none
+    to tell yet: waiting, just started, or no bytes read in this run."""
+    if job.started_at is None or job.status == JobStatus.queued.value:
+        return None
+    end = job.finished_at or now or utcnow()
+    elapsed = (end - job.started_at).total_seconds()
+    read = job.bytes_done - job.start_bytes
+    if job.finished_at is None and elapsed < PACE_AFTER.total_seconds():
+        return None
+    if read <= 0 or elapsed <= 0:
+        return None
+    rate = read / elapsed
+    left = job.size_bytes - job.bytes_done
+    seconds_left = left / rate if job.finished_at is None and left > 0 else None
+    received = int((job.report or {}).get("received", 0))
+    records = received / elapsed if job.start_bytes == 0 and received else None
+    return Pace(rate, seconds_left, records)
 
 
 def _options(job: ImportJob) -> ImportOptions:

@@ -69,6 +69,16 @@ def _duration(start: datetime | None, end: datetime | None) -> str | None:
     return f"{int(seconds) // 60} min {int(seconds) % 60} s"
 
 
+def about(seconds: float) -> str:
+    """A time still to come, rounded as people say it: "about 40 s", "about 3 min"."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60} min"
+
+
 def _container_of(job: ImportJob) -> str | None:
     if job.container:
         return job.container
@@ -91,6 +101,27 @@ class JobView:
     number_label: str
     took: str | None
     counts: dict[str, int]  # the report's counts alone (all the list of imports shows)
+    pace: jobs.Pace | None
+
+    @property
+    def speed(self) -> str | None:
+        """How fast the current run reads, for people: "3.1 MB/s"."""
+        return f"{human_bytes(int(self.pace.bytes_per_second))}/s" if self.pace else None
+
+    @property
+    def time_left(self) -> str | None:
+        """The time the rest of the file should take at the current pace: "about 2 min"."""
+        if self.pace is None or self.pace.seconds_left is None:
+            return None
+        return about(self.pace.seconds_left)
+
+    @property
+    def records_per_second(self) -> int | None:
+        """Records read a second over the whole run, once it has finished (a run that
+        resumed an earlier one has none: its report counts both)."""
+        if self.pace is None or self.pace.records_per_second is None or not self.finished:
+            return None
+        return round(self.pace.records_per_second)
 
     @cached_property
     def report(self) -> IngestReport:
@@ -144,6 +175,7 @@ class JobView:
             number_label="Line" if container in _LINE_NUMBERED else "Record",
             took=_duration(job.started_at, job.finished_at),
             counts=counts if counts is not None else _counts(job.report or {}),
+            pace=jobs.job_pace(job),
         )
 
 

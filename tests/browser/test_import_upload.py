@@ -97,6 +97,8 @@ def test_upload_watch_the_job_finish_and_find_the_examples(
     expect(page.locator(".problem-row .col-number")).to_have_text(["3", "6"])
     expect(page.locator(".problem-row").nth(1)).to_contain_text("instruction: missing")
     expect(page.locator(".progress-text strong")).to_have_text("100%")
+    # How fast it went, from the job's own row: records a second over the run.
+    expect(page.locator(".job-rate")).to_have_text(re.compile(r"^[1-9][\d,]* a second$"))
     expect(page.locator(".fact-format")).to_have_text("alpaca")
     screenshot(page, "07-import-finished")
 

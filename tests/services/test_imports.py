@@ -275,6 +275,7 @@ def test_thread_runner_runs_and_resumes_cut_off_jobs(
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
         job.status, job.resume_after = "running", 50
+        job.bytes_done = first_50 = sum(map(len, path.read_bytes().splitlines(True)[:50]))
         job.heartbeat_at = utcnow() - timedelta(minutes=5)
         session.commit()
     runner = ThreadRunner(make_session, LIMITS)
@@ -289,6 +290,7 @@ def test_thread_runner_runs_and_resumes_cut_off_jobs(
     runner.stop()
     assert job.status == "succeeded", job.error
     assert job.report["received"] == 70  # records 51..120 only
+    assert job.start_bytes == first_50  # its pace counts what this run read
     assert stored(make_session, dataset_id) == 120
 
 

@@ -1,9 +1,11 @@
 """The import pages: upload form, starting a job, a job's progress and report, HTMX polling."""
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -113,7 +115,12 @@ def test_posting_a_file_starts_a_job_and_goes_to_its_page(
         len(LINES),
         "alpaca",
     )
-    assert job.options == {"columns": {"q": "instruction", "a": "output"}, "atomic": True}
+    assert job.options == {
+        "columns": {"q": "instruction", "a": "output"},
+        "atomic": True,
+        "batch_size": 2000,
+        "workers": None,  # one per core but one, for a large file
+    }
     assert [p.read_bytes() for p in Path(app.state.settings.uploads).iterdir()] == [LINES]
 
     page = parse(client.get(response.headers["location"]))
@@ -355,3 +362,68 @@ def test_hostile_filenames_and_reasons_are_text(
     assert uploaded.status_code == 200  # followed the redirect to the new job's page
     assert executable_parts(parse(uploaded)) == []
     assert one(parse(uploaded), ".job-filename").get_text() == f"{HOSTILE}.jsonl"
+
+
+def test_a_running_job_shows_its_pace_and_the_time_left(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    mb = 1024 * 1024
+    # Started 200 s ago: the moments the test itself takes change the figures by 0.1% at most.
+    started = utcnow() - timedelta(seconds=200)
+    job = _job(
+        session,
+        ds,
+        tmp_path,
+        status="running",
+        size_bytes=1000 * mb,
+        bytes_done=400 * mb,  # 400 MB in 200 s: 2 MB/s, and 600 MB to go
+        started_at=started,
+        finished_at=None,
+        report=_report(received=80_000, created=80_000),
+    )
+    url = f"{PAGE}/{job.id}"
+    status = one(parse(client.get(url, headers=HX)), ".progress-text")
+    assert (
+        status.get_text(" ", strip=True)
+        == "40% · 400.0 MB of 1000.0 MB read · 2.0 MB/s · about 5 min left"
+    )
+    pace = client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["pace"]
+    assert 0.998 * 2 * mb <= pace["bytes_per_second"] <= 2 * mb
+    assert 300 <= pace["seconds_left"] <= 301
+    assert pace["records_per_second"] == pytest.approx(400, rel=0.01)
+
+    # A run that resumed at 250 MB counts only what it read: 150 MB in 200 s, 600 MB to go.
+    job.start_bytes = 250 * mb
+    session.flush()
+    assert one(parse(client.get(url)), ".job-left").get_text() == "about 13 min left"
+    pace = client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["pace"]
+    assert pace["bytes_per_second"] == pytest.approx(0.75 * mb, rel=0.01)
+    assert pace["records_per_second"] is None  # its report counts the earlier run's records
+
+    # Done: records a second over the run; none for a resumed run.
+    job.status, job.bytes_done = "succeeded", 1000 * mb
+    job.finished_at = started + timedelta(seconds=500)
+    job.report = _report(received=200_000, created=200_000)
+    session.flush()
+    assert parse(client.get(url)).select(".job-rate") == []
+    job.start_bytes = 0
+    session.flush()
+    done = one(parse(client.get(url)), ".job-status-text").get_text(" ", strip=True)
+    assert done == "Finished in 8 min 20 s: 200,000 records read, 400 a second ."
+    assert client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["pace"] == {
+        "bytes_per_second": 2 * mb,
+        "seconds_left": None,
+        "records_per_second": 400,
+    }
+
+
+def test_no_pace_before_there_is_one_to_tell(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    ds = make_dataset(session, "ds")
+    queued = _job(session, ds, tmp_path, status="queued", bytes_done=0, finished_at=None)
+    just_started = _job(session, ds, tmp_path, status="running", bytes_done=900, finished_at=None)
+    for job in (queued, just_started):
+        assert parse(client.get(f"{PAGE}/{job.id}")).select(".job-pace") == []
+        assert client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["pace"] is None
