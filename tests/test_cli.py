@@ -104,9 +104,7 @@ def test_import_commits_in_the_batches_it_is_given(
     engine = make_engine(cli_settings.database_url)
     with Session(engine) as session:
         job = session.scalars(select(ImportJob)).one()
-        # Each batch commits with the job's progress: 2, 4, then all 5 records.
         assert (job.options["batch_size"], job.options["workers"]) == (2, 0)
-        assert job.resume_after == 5
         stamps = session.scalars(select(Example.created_at).order_by(Example.id)).all()
     engine.dispose()
     # One transaction a batch: the records of a batch share its commit's timestamp.
@@ -117,8 +115,10 @@ def test_import_commits_in_the_batches_it_is_given(
     ("flag", "value", "message"),
     [
         ("--batch-size", "0", "argument --batch-size: 0 is not between 1 and 50000"),
+        ("--batch-size", "50001", "argument --batch-size: 50001 is not between 1 and 50000"),
         ("--batch-size", "lots", "argument --batch-size: 'lots' is not a whole number"),
         ("--workers", "-1", "argument --workers: -1 is not between 0 and 64"),
+        ("--workers", "65", "argument --workers: 65 is not between 0 and 64"),
     ],
 )
 def test_import_refuses_bad_batch_sizes_and_worker_counts(

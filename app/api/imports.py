@@ -26,7 +26,7 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "progress": round(jobs.job_progress(job), 4),
         "size_bytes": job.size_bytes,
         "bytes_done": job.bytes_done,
-        "pace": _pace_json(jobs.job_pace(job)),
+        "pace": _pace_json(jobs.job_pace(job, int((job.report or {}).get("received", 0)))),
         "format": job.format,
         "options": job.options,
         "report": job.report,
@@ -39,7 +39,9 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
 
 
 def _pace_json(pace: jobs.Pace | None) -> dict[str, float | None] | None:
-    """The current run's pace; null while there is none to tell (waiting, just started)."""
+    """The current run's pace: bytes and records a second so far (records null for a run
+    that resumed an earlier one) and the seconds left (null once the file is read); the whole
+    pace null while there is none to tell (waiting, just started, a worker that stopped)."""
     if pace is None:
         return None
     return {

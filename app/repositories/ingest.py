@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, defer
 
 from app.models import IdempotencyKey, ImportJob
@@ -78,6 +78,7 @@ def claim_job(session: Session, job: ImportJob) -> bool:
     """Mark the job running if nobody changed it since it was read (compare and set), so
     two workers that both find it waiting never both run it."""
     now = utcnow()
+    fresh_start = case((ImportJob.resume_after == 0, 0), else_=ImportJob.bytes_done)
     result = session.execute(
         update(ImportJob)
         .where(
@@ -86,7 +87,13 @@ def claim_job(session: Session, job: ImportJob) -> bool:
             ImportJob.heartbeat_at.is_not_distinct_from(job.heartbeat_at),
         )
         .values(
-            status="running", started_at=now, heartbeat_at=now, start_bytes=ImportJob.bytes_done
+            status="running",
+            started_at=now,
+            heartbeat_at=now,
+            # A run that stored nothing (an all-or-nothing one commits only at its end) is
+            # started again from the top: what it had read counts for nothing.
+            bytes_done=fresh_start,
+            start_bytes=fresh_start,
         )
         .execution_options(synchronize_session=False)
     )

@@ -108,7 +108,9 @@ def _executor(workers: int) -> Executor | None:
 
 def _worker_count(options: ImportOptions, size: int) -> int:
     if options.workers is not None:
-        return options.workers
+        # A job keeps the count it was queued with (sift import --workers), and a machine
+        # with fewer cores may be the one to run it.
+        return min(options.workers, os.cpu_count() or 1)
     # This process and the database server keep one core busy; the others prepare batches.
     return max(1, (os.cpu_count() or 1) - 1) if size >= PARALLEL_FROM_BYTES else 0
 

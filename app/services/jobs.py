@@ -5,7 +5,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -101,19 +101,31 @@ PACE_AFTER = timedelta(seconds=3)
 
 @dataclass(frozen=True)
 class Pace:
-    """How fast a job's current run reads its file, and what that leaves."""
+    """How fast a job's current run reads its file, and what that leaves.
+
+    Measured from the run's start to its last heartbeat, which the worker writes with the
+    bytes read, on its own clock: the figures hold still between batches. A resumed run
+    counts only what it read itself; its first moments, skipping the records stored before,
+    make it look a little slower at first."""
 
     bytes_per_second: float
     seconds_left: float | None  # None once the whole file is read (the last batches store)
-    records_per_second: float | None  # for a run that read the file from its start
+    records_per_second: float | None  # so far; None for a run that resumed an earlier one
 
 
-def job_pace(job: ImportJob, now: datetime | None = None) -> Pace | None:
-    """The pace of a job's current (or, finished, its last) run, or None where there is none
-    to tell yet: waiting, just started, or no bytes read in this run."""
+def job_pace(job: ImportJob, received: int) -> Pace | None:
+    """The pace of a job's current (or, finished, its last) run, given the records its report
+    counts, or None where there is none to tell: waiting, just started, no bytes read in this
+    run, or running with a worker that stopped answering."""
     if job.started_at is None or job.status == JobStatus.queued.value:
         return None
-    end = job.finished_at or now or utcnow()
+    end = job.finished_at
+    if end is None:
+        if is_stale(job):
+            return None
+        end = job.heartbeat_at
+    if end is None:
+        return None
     elapsed = (end - job.started_at).total_seconds()
     read = job.bytes_done - job.start_bytes
     if job.finished_at is None and elapsed < PACE_AFTER.total_seconds():
@@ -123,7 +135,6 @@ def job_pace(job: ImportJob, now: datetime | None = None) -> Pace | None:
     rate = read / elapsed
     left = job.size_bytes - job.bytes_done
     seconds_left = left / rate if job.finished_at is None and left > 0 else None
-    received = int((job.report or {}).get("received", 0))
     records = received / elapsed if job.start_bytes == 0 and received else None
     return Pace(rate, seconds_left, records)
 

@@ -70,13 +70,16 @@ def _duration(start: datetime | None, end: datetime | None) -> str | None:
 
 
 def about(seconds: float) -> str:
-    """A time still to come, rounded as people say it: "about 40 s", "about 3 min"."""
-    if seconds < 60:
-        return f"about {max(5, round(seconds / 5) * 5)} s"
-    minutes = round(seconds / 60)
+    """A time still to come, rounded as people say it: "about 40 s", "about 3 min",
+    "about 2 h", "about 1 h 5 min"."""
+    fives = max(1, round(seconds / 5))  # in steps of 5 s, and never "about 0 s"
+    if fives < 12:
+        return f"about {fives * 5} s"
+    minutes = max(1, round(seconds / 60))
     if minutes < 60:
         return f"about {minutes} min"
-    return f"about {minutes // 60} h {minutes % 60} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h" + (f" {minutes} min" if minutes else "")
 
 
 def _container_of(job: ImportJob) -> str | None:
@@ -165,6 +168,7 @@ class JobView:
         """The view of a job of the dataset `slug`; the list of imports passes the counts it
         read without loading the reports."""
         container = _container_of(job)
+        counts = counts if counts is not None else _counts(job.report or {})
         return cls(
             job=job,
             url=f"/datasets/{slug}/imports/{job.id}",
@@ -174,8 +178,8 @@ class JobView:
             progress=jobs.job_progress(job),
             number_label="Line" if container in _LINE_NUMBERED else "Record",
             took=_duration(job.started_at, job.finished_at),
-            counts=counts if counts is not None else _counts(job.report or {}),
-            pace=jobs.job_pace(job),
+            counts=counts,
+            pace=jobs.job_pace(job, counts["received"]),
         )
 
 

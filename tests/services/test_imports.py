@@ -23,8 +23,15 @@ from app import dbschema, repositories
 from app.db import make_engine, make_sessionmaker
 from app.models import Dataset, Example, ImportJob
 from app.models.types import utcnow
+from app.repositories import ingest as ingest_repo
 from app.services import datasets, jobs
-from app.services.imports import ImportFailed, ImportOptions, import_file
+from app.services.imports import (
+    PARALLEL_FROM_BYTES,
+    ImportFailed,
+    ImportOptions,
+    _worker_count,
+    import_file,
+)
 from app.services.ingest import IngestReport, Limits
 from app.worker import ThreadRunner
 from tests.conftest import fresh_database_url
@@ -292,6 +299,36 @@ def test_thread_runner_runs_and_resumes_cut_off_jobs(
     assert job.report["received"] == 70  # records 51..120 only
     assert job.start_bytes == first_50  # its pace counts what this run read
     assert stored(make_session, dataset_id) == 120
+
+
+def test_a_cut_off_run_that_stored_nothing_starts_again_from_the_top(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """An all-or-nothing import commits only at its end; cut off, it has read 800 bytes but
+    stored nothing, and the next run reads the file again: its progress and pace start at 0."""
+    path = write(tmp_path / "job.jsonl", [alpaca(i) for i in range(10)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        job.status, job.resume_after, job.bytes_done = "running", 0, 800
+        job.heartbeat_at = utcnow() - timedelta(minutes=5)
+        session.commit()
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        assert ingest_repo.claim_job(session, job)
+        session.commit()
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        assert (job.status, job.bytes_done, job.start_bytes) == ("running", 0, 0)
+
+
+def test_a_job_uses_no_more_workers_than_the_machine_has_cores() -> None:
+    """`sift import --workers 64` is kept with the job; a smaller machine may be the one
+    to run it."""
+    cores = os.cpu_count() or 1
+    many = ImportOptions(workers=64)
+    assert _worker_count(many, PARALLEL_FROM_BYTES) == min(64, cores)
+    assert _worker_count(ImportOptions(workers=0), PARALLEL_FROM_BYTES) == 0
 
 
 def test_killed_import_keeps_whole_batches_and_reruns_without_duplicates(
