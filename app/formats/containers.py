@@ -353,20 +353,30 @@ def _row_builder(paths: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
 def _iter_parquet(
     stream: IO[bytes], seekable: tuple[IO[bytes], int] | None, columns: Mapping[str, str]
 ) -> Iterator[Record | BadRecord]:
-    import pyarrow.parquet as pq
-
     if seekable is not None:
         raw, start = seekable
         raw.seek(start)
-        yield from _parquet_rows(pq.ParquetFile(raw), columns)
+        yield from _parquet_rows(raw, columns)
         return
     with tempfile.TemporaryFile() as spool:  # Parquet needs random access: spool to disk
         shutil.copyfileobj(stream, spool, _BUFFER)
         spool.seek(0)
-        yield from _parquet_rows(pq.ParquetFile(spool), columns)
+        yield from _parquet_rows(spool, columns)
 
 
-def _parquet_rows(parquet: Any, columns: Mapping[str, str]) -> Iterator[Record | BadRecord]:
+def _parquet_rows(source: IO[bytes], columns: Mapping[str, str]) -> Iterator[Record | BadRecord]:
+    """The rows of a Parquet file; a file pyarrow cannot read (empty, cut short, not Parquet
+    at all) is a FormatError naming the file, whether its footer or a later page is broken."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        yield from _parquet_records(pq.ParquetFile(source), columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise FormatError(f"file: not a readable Parquet file ({exc})") from None
+
+
+def _parquet_records(parquet: Any, columns: Mapping[str, str]) -> Iterator[Record | BadRecord]:
     names = parquet.schema_arrow.names
     to_record = _row_builder([columns.get(name, name) for name in names])
     number = 0

@@ -6,12 +6,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Dataset, Example
 from tests.auth.clients import ClientFactory
 from tests.factories import make_dataset
+from tests.generated import encode, generated_cases, items, json_values
 
 URL = "/api/v1/datasets/ds/examples:bulk"
 
@@ -240,3 +243,62 @@ def test_scopes_and_dataset_restrictions(
     )
     assert clients.anonymous().post(URL, json=[alpaca(0)]).status_code == 401
     assert count(session, ds) == 0
+
+
+def test_a_body_that_only_starts_like_gzip_gets_a_422(writer: TestClient) -> None:
+    """NDJSON whose first bytes are gzip's (or zstd's) magic number is read as compressed;
+    cut short, it is a bad body (it was a 500)."""
+    for magic in (b"\x1f\x8b", b"\x28\xb5\x2f\xfd"):
+        response = writer.post(URL, content=magic, headers={"Content-Type": "application/x-ndjson"})
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("body: ")
+        assert "truncated or corrupt" in response.json()["error"]
+
+
+# Generated pushes (Hypothesis, strategies in tests/generated.py): whatever a client sends, the
+# answer is a 4xx naming the problem or a report whose counts add up, never a 500, and a refused
+# batch stores nothing. Bodies include some that are not JSON at all.
+bodies = st.one_of(
+    items.map(lambda xs: (encode(xs), "application/json")),
+    items.map(lambda xs: (b"\n".join(encode(x) for x in xs) + b"\n", "application/x-ndjson")),
+    json_values.map(lambda x: (encode(x), "application/json")),
+    st.binary(max_size=200).map(lambda raw: (raw, "application/json")),
+    st.binary(max_size=200).map(lambda raw: (raw, "application/x-ndjson")),
+)
+
+
+@generated_cases(150)
+@given(body=bodies, atomic=st.booleans(), fmt=st.sampled_from([None, "alpaca", "trl", "bogus"]))
+def test_no_push_gets_a_500_and_a_refused_one_stores_nothing(
+    writer: TestClient,
+    session: Session,
+    ds: Dataset,
+    body: tuple[bytes, str],
+    atomic: bool,
+    fmt: str | None,
+) -> None:
+    content, content_type = body
+    before = count(session, ds)
+    params: dict[str, Any] = {"atomic": str(atomic).lower()}
+    if fmt is not None:
+        params["format"] = fmt
+    response = writer.post(
+        URL, content=content, params=params, headers={"Content-Type": content_type}
+    )
+    assert response.status_code < 500, response.text
+    answer = response.json()
+    after = count(session, ds)
+    if response.status_code >= 400:
+        assert after == before  # nothing of the batch was kept
+        if atomic and response.status_code == 422 and "errors" in answer:
+            # All or nothing: the report names each bad item, and nothing was created.
+            assert answer["errors"] and answer["created"] == 0, answer
+        else:
+            assert answer["error"], answer  # the message names what is wrong
+        return
+    counted = ("created", "updated", "unchanged", "duplicates", "rejected")
+    assert sum(answer[k] for k in counted) == answer["received"], answer
+    assert after - before == answer["created"]
+    assert len(answer["errors"]) == answer["rejected"]
+    for error in answer["errors"]:
+        assert 0 <= error["index"] < answer["received"] and error["error"], error

@@ -284,3 +284,24 @@ def test_truncated_compressed_files_are_an_error(compress: Callable[[bytes], byt
     blob = compress(jsonl_bytes([{"i": i} for i in range(2_000)]))
     with pytest.raises(FormatError, match=r"^file: compressed data is truncated or corrupt"):
         list(read_records(io.BytesIO(blob[: len(blob) // 2])))
+
+
+def _parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"PAR1 not really", id="magic only"),
+        pytest.param(_parquet_bytes([{"i": i} for i in range(100)])[:-20], id="footer cut"),
+    ],
+)
+def test_an_unreadable_parquet_file_is_an_error_naming_the_file(broken: bytes) -> None:
+    """pyarrow's own errors (ArrowInvalid, OSError) were let through: the import job died
+    with a traceback instead of saying what was wrong."""
+    with pytest.raises(FormatError, match=r"^file: not a readable Parquet file \(.+\)"):
+        list(read_records(io.BytesIO(broken), "parquet"))
