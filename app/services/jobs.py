@@ -1,5 +1,6 @@
 """Import jobs: created by a lead (browser or CLI), run by a worker, watched with progress."""
 
+import logging
 import re
 import shutil
 import uuid
@@ -20,6 +21,8 @@ from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
 from app.services.imports import ImportFailed, ImportOptions, import_file
 from app.services.ingest import COUNTS, IngestReport, Limits
+
+log = logging.getLogger(__name__)
 
 # Imports that store at least this many examples refresh the table's planner statistics
 # (and on Postgres vacuum it: see repositories.refresh_statistics).
@@ -217,6 +220,18 @@ def run_job(
         )
     except (ImportFailed, OSError) as exc:
         status, error = JobStatus.failed.value, str(exc)
+    except Exception as exc:
+        # Not the file's fault: a bug, or the database went away. Left running, the job would
+        # be taken for cut off and run again, forever if the error comes back every time; so
+        # it fails, with what happened. (If the database is away, writing that fails too, and
+        # the job is run again once its heartbeat is old: the retry a lost database needs.)
+        log.exception("import job %s stopped on an unexpected error", job_id)
+        status = JobStatus.failed.value
+        kept = "it stored nothing" if options.atomic else "what it stored is kept"
+        error = (
+            f"the import stopped on an unexpected error ({type(exc).__name__}: {exc}); {kept}, "
+            "and importing the file again stores nothing twice"
+        )
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
         total = IngestReport.combined(earlier, report)

@@ -551,3 +551,27 @@ def test_an_import_reports_on_every_record_or_fails_with_a_message(
     added = sum(counts[k] for k in ("created", "updated", "unchanged", "duplicates", "rejected"))
     assert added == counts["received"], counts
     assert after - before == report.created
+
+
+def test_a_job_that_hits_an_unexpected_error_fails_with_it_and_is_not_run_again(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Left running, a job whose import raised (a bug, say) was taken for cut off a minute
+    later and run again, failing the same way each time."""
+    path = write(tmp_path / "job.jsonl", [alpaca(i) for i in range(5)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("the analyzer tripped")
+
+    monkeypatch.setattr(jobs, "import_file", broken)
+    job = jobs.run_job(make_session, job_id, LIMITS)
+    assert job.status == "failed"
+    assert "unexpected error (RuntimeError: the analyzer tripped)" in (job.error or "")
+    assert "what it stored is kept" in (job.error or "")
+    with make_session() as session:
+        assert not jobs.is_stale(session.get_one(ImportJob, job_id))
+        assert jobs.jobs_to_resume(session) == []
