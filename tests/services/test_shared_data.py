@@ -1,7 +1,6 @@
 """Real public datasets (../shared/data): every file imports, and search finds on SQLite and
 Postgres exactly the examples whose text contains the word."""
 
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from app.services.examples import example_texts
 from app.services.imports import ImportOptions, import_file
 from app.services.ingest import IngestReport, Limits
 from tests.conftest import BACKENDS, SHARED_DATA, fresh_database_url
+from tests.search_reference import contains
 
 pytestmark = pytest.mark.shared_data
 FILES = sorted(SHARED_DATA.glob("*.json")) if SHARED_DATA.is_dir() else []
@@ -66,26 +66,6 @@ def test_every_shared_file_imports_without_rejects(stores: dict[str, Store]) -> 
             assert report.rejected == 0, (backend, name, report.errors[:3])
             assert report.created + report.duplicates == report.received, (backend, name)
             assert report.created > 0
-
-
-def _is_word_char(c: str) -> bool:
-    return c.isalnum() and not ("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af")
-
-
-def contains(text: str, word: str) -> bool:
-    """The reference: a CJK word anywhere in the text; another word as a whole word."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if not _is_word_char(word[0]):
-        return word in text
-    start = text.find(word)
-    while start != -1:
-        end = start + len(word)
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if not _is_word_char(before) and not _is_word_char(after):
-            return True
-        start = text.find(word, start + 1)
-    return False
 
 
 def expected(session: Session, query: str) -> set[tuple[str, str]]:
