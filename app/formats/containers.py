@@ -332,10 +332,25 @@ def _iter_csv(
         text.detach()
 
 
+def nesting_clash(paths: Iterable[str]) -> str | None:
+    """Why these field paths cannot make one record, or None: a dotted path nests a field
+    in a group, so one path may not be both a field and a group ('meta' and 'meta.source')."""
+    split = [tuple(path.split(".")) for path in paths]
+    groups = {parts[:i]: parts for parts in split for i in range(1, len(parts))}
+    for parts in split:
+        if parts in groups:
+            field, inside = ".".join(parts), ".".join(groups[parts])
+            return f"{field!r} is both a field and the group of {inside!r}"
+    return None
+
+
 def _row_builder(paths: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
     """A function turning a row (list of cells) into a record, nesting dotted field paths."""
     if not any("." in path for path in paths):
         return lambda row: dict(zip(paths, row, strict=True))
+    clash = nesting_clash(paths)
+    if clash is not None:
+        raise FormatError(f"columns: {clash}; map one of them to another name with --column")
     split = [path.split(".") for path in paths]
 
     def build(row: list[Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from app.errors import InvalidInput
 from app.formats import FORMATS, FormatError
 from app.formats.containers import (
     CONTAINERS,
+    nesting_clash,
     parquet_row_count,
     read_records,
     read_records_or_lines,
@@ -84,6 +85,9 @@ def parse_import_options(
         if not sep or not source.strip() or not target.strip():
             raise InvalidInput("columns", f"expected SOURCE=FIELD, got {line.strip()!r}")
         mapping[source.strip()] = target.strip()
+    clash = nesting_clash(mapping.values())
+    if clash is not None:
+        raise InvalidInput("columns", clash)
     return ImportOptions(
         fmt=fmt or None, container=container or None, columns=mapping, atomic=atomic
     )

@@ -61,3 +61,18 @@ def test_only_importers_of_visible_datasets(clients: ClientFactory, session: Ses
     assert restricted.post(URL, files=files).status_code == 404
     assert restricted.get(URL + "/1").status_code == 404
     assert clients.bearer("lead", ["write"]).post(URL, files=files).status_code == 202
+
+
+def test_a_column_mapping_that_clashes_is_refused_naming_the_field(
+    client: TestClient, session: Session
+) -> None:
+    make_dataset(session, "ds")
+    response = client.post(
+        "/api/v1/datasets/ds/imports",
+        files={"file": ("a.csv", b"q,s\nhi,x\n", "text/csv")},
+        data={"columns": "q=meta\ns=meta.source"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == (
+        "columns: 'meta' is both a field and the group of 'meta.source'"
+    )

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -305,3 +306,33 @@ def test_an_unreadable_parquet_file_is_an_error_naming_the_file(broken: bytes) -
     with a traceback instead of saying what was wrong."""
     with pytest.raises(FormatError, match=r"^file: not a readable Parquet file \(.+\)"):
         list(read_records(io.BytesIO(broken), "parquet"))
+
+
+META = "'meta' is both a field and the group of 'meta.source'"
+
+
+@pytest.mark.parametrize(
+    ("data", "columns", "clash"),
+    [
+        (b"a,b\n1,2\n", {"a": "meta", "b": "meta.source"}, META),
+        (b"meta.source,meta\nx,y\n", {}, META),
+        (
+            b"a,b\n1,2\n",
+            {"a": "x.y", "b": "x.y.z"},
+            "'x.y' is both a field and the group of 'x.y.z'",
+        ),
+    ],
+)
+def test_a_column_cannot_be_both_a_field_and_a_group(
+    data: bytes, columns: dict[str, str], clash: str
+) -> None:
+    """Mapped or as the header has them, 'meta' and 'meta.source' cannot both be fields of a
+    record (this was a TypeError from inside the reader)."""
+    with pytest.raises(FormatError, match=f"^columns: {re.escape(clash)}"):
+        list(read_records(io.BytesIO(data), "csv", columns=columns))
+    table = pa.table({"a": ["1"], "b": ["2"]})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    if columns:
+        with pytest.raises(FormatError, match=r"^columns: "):
+            list(read_records(io.BytesIO(out.getvalue()), "parquet", columns=columns))
