@@ -5,14 +5,18 @@ Readers stream: memory holds a chunk (JSON), a line (JSONL), a row (CSV) or a re
 line or record number, and reading goes on wherever the container allows it.
 """
 
+import base64
 import codecs
 import csv
+import datetime
+import decimal
 import gzip
 import io
 import json
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
@@ -22,7 +26,7 @@ import zstandard
 
 from app.formats import FormatError
 from app.formats.fields import kind
-from app.formats.json_array import BAD_BYTES, DECODER, iter_json_array
+from app.formats.json_array import BAD_BYTES, DECODER, TOO_LONG_NUMBER, iter_json_array
 from app.formats.records import BadRecord, Item, Line, Record
 
 if TYPE_CHECKING:
@@ -173,7 +177,7 @@ def _read(
     seekable = None if compressed or start is None else (raw, start)
     try:
         yield from _dispatch(stream, container, name, columns, seekable, lines)
-    except (EOFError, gzip.BadGzipFile, zstandard.ZstdError) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
         raise FormatError(f"file: compressed data is truncated or corrupt ({exc})") from None
 
 
@@ -292,6 +296,8 @@ def read_line(line: Line) -> Record | BadRecord | None:
         return BadRecord(number, f"line {number}: invalid JSON ({exc.msg}, column {exc.colno})")
     except RecursionError:
         return BadRecord(number, f"line {number}: JSON nested too deep")
+    except ValueError:  # an integer of more digits than Python converts
+        return BadRecord(number, f"line {number}: {TOO_LONG_NUMBER}")
     if not isinstance(value, dict):
         return BadRecord(number, f"line {number}: expected a JSON object, got {kind(value)}")
     return Record(number, value)
@@ -303,7 +309,10 @@ def _iter_csv(
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
         reader = csv.reader(text, delimiter=delimiter)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:  # say, a header field longer than the csv module reads
+            raise FormatError(f"line 1: the header cannot be read ({exc})") from None
         if header is None:
             return
         to_record = _row_builder([columns.get(name, name) for name in header])
@@ -333,9 +342,16 @@ def _iter_csv(
 
 
 def nesting_clash(paths: Iterable[str]) -> str | None:
-    """Why these field paths cannot make one record, or None: a dotted path nests a field
-    in a group, so one path may not be both a field and a group ('meta' and 'meta.source')."""
-    split = [tuple(path.split(".")) for path in paths]
+    """Why these field paths cannot make one record, or None. A dotted path nests a field in
+    a group, so one path may not be both a field and a group ('meta' and 'meta.source'); and
+    two columns may not give the same field, where one would silently replace the other.
+    Columns with no name (a header's trailing commas) are left out."""
+    split = [tuple(path.split(".")) for path in paths if path]
+    seen: set[tuple[str, ...]] = set()
+    for parts in split:
+        if parts in seen:
+            return f"two columns give the field {'.'.join(parts)!r}"
+        seen.add(parts)
     groups = {parts[:i]: parts for parts in split for i in range(1, len(parts))}
     for parts in split:
         if parts in groups:
@@ -346,11 +362,11 @@ def nesting_clash(paths: Iterable[str]) -> str | None:
 
 def _row_builder(paths: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
     """A function turning a row (list of cells) into a record, nesting dotted field paths."""
-    if not any("." in path for path in paths):
-        return lambda row: dict(zip(paths, row, strict=True))
     clash = nesting_clash(paths)
     if clash is not None:
-        raise FormatError(f"columns: {clash}; map one of them to another name with --column")
+        raise FormatError(f"columns: {clash}; map one of them to another name")
+    if not any("." in path for path in paths):
+        return lambda row: dict(zip(paths, row, strict=True))
     split = [path.split(".") for path in paths]
 
     def build(row: list[Any]) -> dict[str, Any]:
@@ -392,11 +408,58 @@ def _parquet_rows(source: IO[bytes], columns: Mapping[str, str]) -> Iterator[Rec
 
 
 def _parquet_records(parquet: Any, columns: Mapping[str, str]) -> Iterator[Record | BadRecord]:
-    names = parquet.schema_arrow.names
-    to_record = _row_builder([columns.get(name, name) for name in names])
+    schema = parquet.schema_arrow
+    to_record = _row_builder([columns.get(name, name) for name in schema.names])
+    # Columns of types JSON has no value for (timestamps, dates, decimals, binary, ...) are
+    # made JSON values as they are read; the usual strings and numbers go through untouched.
+    plain = [_json_typed(field.type) for field in schema]
     number = 0
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
-        values = [column.to_pylist() for column in batch.columns]
+        values = []
+        for name, column, as_is in zip(schema.names, batch.columns, plain, strict=True):
+            try:
+                cells = column.to_pylist()
+            except OverflowError as exc:  # a date past year 9999, which Python cannot hold
+                raise FormatError(f"column {name!r}: {exc}") from None
+            values.append(cells if as_is else [_json_value(cell) for cell in cells])
         for row in zip(*values, strict=True):
             number += 1
             yield Record(number, to_record(list(row)))
+
+
+def _json_typed(arrow_type: Any) -> bool:
+    """Whether a Parquet column's values come out of pyarrow as JSON values already."""
+    import pyarrow.types as t
+
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type) or t.is_boolean(arrow_type):
+        return True
+    if t.is_integer(arrow_type) or t.is_floating(arrow_type) or t.is_null(arrow_type):
+        return True
+    if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type):
+        return _json_typed(arrow_type.value_type)
+    if t.is_struct(arrow_type):
+        return all(_json_typed(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+    return False
+
+
+def _json_value(value: Any) -> Any:
+    """A cell of another type as JSON: times and dates as ISO 8601 text, decimals as their
+    exact digits, durations in seconds, bytes as text when they are UTF-8 without NULs (else
+    base64), map entries as [key, value] pairs."""
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "\x00"
+        return text if "\x00" not in text else base64.b64encode(value).decode("ascii")
+    return value

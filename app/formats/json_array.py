@@ -9,6 +9,7 @@ its line and column.
 import codecs
 import json
 import re
+import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -20,6 +21,9 @@ MAX_RECORD_CHARS = 64 << 20
 DECODER = json.JSONDecoder(strict=False)
 _SPACE = re.compile(r"[ \t\n\r]*")
 BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+# Python converts integers of at most this many digits (a guard against slow conversions).
+TOO_LONG_NUMBER = f"a number of more than {sys.get_int_max_str_digits()} digits"
 
 
 class _Invalid(Exception):
@@ -66,6 +70,8 @@ class _Buffer:
                 continue
             except RecursionError:
                 raise _Invalid(f"{self.where(self.pos)}: JSON nested too deep") from None
+            except ValueError:  # an integer of more digits than Python converts
+                raise _Invalid(f"{self.where(self.pos)}: {TOO_LONG_NUMBER}") from None
             if end < len(self.text) or self.eof:
                 return value, end
             self.more()  # a number at the very end of the buffer may go on

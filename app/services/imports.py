@@ -81,6 +81,8 @@ def parse_import_options(
     for line in columns.replace(",", "\n").splitlines():
         if not line.strip():
             continue
+        if "\x00" in line:
+            raise InvalidInput("columns", "contains a NUL byte (\\u0000)")
         source, sep, target = line.partition("=")
         if not sep or not source.strip() or not target.strip():
             raise InvalidInput("columns", f"expected SOURCE=FIELD, got {line.strip()!r}")

@@ -12,7 +12,7 @@ from app.auth.permissions import Caller
 from app.db import is_postgres
 from app.errors import InvalidInput, SiftError
 from app.formats import FORMATS, FormatError
-from app.formats.containers import loads_plain, read_records
+from app.formats.containers import GZIP_MAGIC, ZSTD_MAGIC, loads_plain, read_records
 from app.formats.json_array import element_record
 from app.formats.records import BadRecord, Record
 from app.models import Dataset, IdempotencyKey
@@ -67,6 +67,13 @@ def _request_hash(dataset: Dataset, request: PushRequest) -> str:
 
 def _items(request: PushRequest, max_items: int) -> list[Record | BadRecord]:
     container = "jsonl" if request.ndjson else "json"
+    if request.body.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+        # The size limit holds for what is sent; a compressed body could unpack to far more.
+        raise InvalidInput(
+            "body",
+            "is compressed (gzip or zstd); a push takes plain JSON or NDJSON, and a compressed "
+            "file goes to POST /api/v1/datasets/{slug}/imports",
+        )
     if not request.ndjson and not request.body.lstrip()[:1] == b"[":
         raise InvalidInput(
             "body",

@@ -336,3 +336,83 @@ def test_a_column_cannot_be_both_a_field_and_a_group(
     if columns:
         with pytest.raises(FormatError, match=r"^columns: "):
             list(read_records(io.BytesIO(out.getvalue()), "parquet", columns=columns))
+
+
+def test_parquet_columns_of_types_json_lacks_become_json_values() -> None:
+    """A timestamp column failed every record of the file (the JSON encoder met a datetime),
+    and so did dates, decimals and binary."""
+    import datetime
+    import decimal
+
+    table = pa.table(
+        {
+            "instruction": ["q"],
+            "when": [datetime.datetime(2024, 1, 2, 3, 4, 5)],
+            "day": pa.array([datetime.date(2024, 1, 2)], pa.date32()),
+            "price": pa.array([decimal.Decimal("1.25")]),
+            "took": pa.array([datetime.timedelta(seconds=90)], pa.duration("s")),
+            "text_bytes": [b"caf\xc3\xa9"],
+            "raw": [b"\x00\xff"],
+            "tags": [[datetime.date(2024, 1, 3)]],
+        }
+    )
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    (record,) = records_of(list(read_records(io.BytesIO(out.getvalue()), "parquet")))
+    assert record == {
+        "instruction": "q",
+        "when": "2024-01-02T03:04:05",
+        "day": "2024-01-02",
+        "price": "1.25",
+        "took": 90.0,
+        "text_bytes": "café",
+        "raw": "AP8=",
+        "tags": ["2024-01-03"],
+    }
+    json.dumps(record)  # every value is JSON
+
+
+def test_a_parquet_date_python_cannot_hold_is_an_error_naming_the_column() -> None:
+    table = pa.table({"instruction": ["q"], "when": pa.array([253402300800], pa.timestamp("s"))})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    with pytest.raises(FormatError, match=r"^column 'when': "):
+        list(read_records(io.BytesIO(out.getvalue()), "parquet"))
+
+
+def test_a_broken_deflate_block_is_an_error_not_a_crash() -> None:
+    """A valid gzip header then garbage: zlib's own error escaped (a 500 on a push)."""
+    blob = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 20
+    with pytest.raises(FormatError, match=r"^file: compressed data is truncated or corrupt"):
+        list(read_records(io.BytesIO(blob), "jsonl"))
+
+
+def test_a_number_too_long_for_python_is_a_bad_record() -> None:
+    big = b'{"instruction": "q", "output": "a", "n": ' + b"1" * 5000 + b"}"
+    lines = list(read_records(io.BytesIO(big + b'\n{"a": 1}\n'), "jsonl"))
+    assert lines[0] == BadRecord(1, "line 1: a number of more than 4300 digits")
+    assert records_of(lines[1:]) == [{"a": 1}]
+    (bad,) = list(read_records(io.BytesIO(b"[" + big + b"]"), "json"))
+    assert isinstance(bad, BadRecord) and "a number of more than 4300 digits" in bad.reason
+
+
+def test_a_csv_header_too_long_to_read_is_an_error() -> None:
+    data = b"x" * 140_000 + b",output\nq,a\n"
+    with pytest.raises(FormatError, match=r"^line 1: the header cannot be read"):
+        list(read_records(io.BytesIO(data), "csv"))
+
+
+@pytest.mark.parametrize(
+    ("data", "columns"),
+    [(b"instruction,output,output\nq,a,b\n", {}), (b"q,a\nx,y\n", {"q": "output", "a": "output"})],
+)
+def test_two_columns_cannot_give_one_field(data: bytes, columns: dict[str, str]) -> None:
+    """One would silently replace the other."""
+    with pytest.raises(FormatError, match=r"^columns: two columns give the field 'output'"):
+        list(read_records(io.BytesIO(data), "csv", columns=columns))
+
+
+def test_unnamed_columns_are_left_alone() -> None:
+    """A header's trailing commas name no field: as many as there are, they clash with nothing."""
+    (record,) = records_of(list(read_records(io.BytesIO(b"q,a,,\nx,y,,\n"), "csv")))
+    assert (record["q"], record["a"]) == ("x", "y")
