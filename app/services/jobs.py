@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+import psycopg
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import repositories
@@ -220,11 +222,13 @@ def run_job(
         )
     except (ImportFailed, OSError) as exc:
         status, error = JobStatus.failed.value, str(exc)
+    except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError):
+        # The database went away (a restart, a failover, a lock held too long): the job stays
+        # running and is run again from its last batch once its heartbeat is old.
+        raise
     except Exception as exc:
-        # Not the file's fault: a bug, or the database went away. Left running, the job would
-        # be taken for cut off and run again, forever if the error comes back every time; so
-        # it fails, with what happened. (If the database is away, writing that fails too, and
-        # the job is run again once its heartbeat is old: the retry a lost database needs.)
+        # Not the file's fault: a bug, say. Left running, the job would be taken for cut off
+        # and run again, failing the same way every time; so it fails, with what happened.
         log.exception("import job %s stopped on an unexpected error", job_id)
         status = JobStatus.failed.value
         kept = "it stored nothing" if options.atomic else "what it stored is kept"
@@ -232,10 +236,17 @@ def run_job(
             f"the import stopped on an unexpected error ({type(exc).__name__}: {exc}); {kept}, "
             "and importing the file again stores nothing twice"
         )
+    stopped = status == JobStatus.failed.value  # part-way: `report` holds nothing of this run
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
-        total = IngestReport.combined(earlier, report)
-        job.report = {**total.as_dict(), "stored": not (options.atomic and total.rejected)}
+        # A run that stopped part-way reports what its committed batches saved with them.
+        total = (
+            IngestReport.from_dict(job.report or {})
+            if stopped
+            else IngestReport.combined(earlier, report)
+        )
+        stored = not (options.atomic and (stopped or total.rejected))
+        job.report = {**total.as_dict(), "stored": stored}
         if options.atomic and total.rejected:
             status = JobStatus.failed.value
             error = f"{total.rejected} bad records; atomic import stored nothing"

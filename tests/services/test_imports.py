@@ -584,3 +584,41 @@ def test_a_job_that_hits_an_unexpected_error_fails_with_it_and_is_not_run_again(
     with make_session() as session:
         assert not jobs.is_stale(session.get_one(ImportJob, job_id))
         assert jobs.jobs_to_resume(session) == []
+
+
+def test_a_run_that_stops_part_way_reports_what_it_stored(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """The batches committed before the file turned out broken are stored, and the job's
+    report counts them (it was overwritten with an empty one)."""
+    lines = b"".join(json.dumps(alpaca(i)).encode() + b"\n" for i in range(3000))
+    packed = gzip.compress(lines)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    job_id = make_job(make_session, dataset_id, path)  # batches of 50
+    job = jobs.run_job(make_session, job_id, LIMITS)
+    assert job.status == "failed" and "truncated or corrupt" in (job.error or "")
+    kept = stored(make_session, dataset_id)
+    assert kept > 0
+    assert (job.report["created"], job.report["stored"]) == (kept, True)
+
+
+def test_a_job_whose_database_went_away_stays_running_to_be_resumed(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    path = write(tmp_path / "job.jsonl", [alpaca(i) for i in range(5)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)
+
+    def lost(*_args: object, **_kwargs: object) -> object:
+        raise OperationalError("COPY", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(jobs, "import_file", lost)
+    with pytest.raises(OperationalError):
+        jobs.run_job(make_session, job_id, LIMITS)
+    with make_session() as session:
+        assert session.get_one(ImportJob, job_id).status == "running"
