@@ -41,7 +41,8 @@ def test_example_survives_json_storage(fmt: str, case: str, record: dict[str, An
 
 # Generated variants of every fixture record (Hypothesis): its texts replaced by generated ones
 # (empty, whitespace at the ends, line breaks, CJK, emoji, control characters) and fields the
-# format does not know added; whatever parses must dump back to exactly the record.
+# format does not know added; whatever ingest accepts must dump back to exactly the record,
+# also after the canonical example is dumped to JSON and read back.
 TEXT_KEYS = {
     "instruction", "input", "output", "system", "content", "value", "context", "response",
     "prompt", "completion", "chosen", "rejected", "category",

@@ -29,7 +29,9 @@ FULL_WIDTH = ["Ｑｕｏｋｋａ", "ｄａｔａ"]  # NFKC makes these 'quokka'
 
 cjk_runs = st.lists(st.sampled_from(CJK), min_size=1, max_size=5).map("".join)
 pieces = st.one_of(st.sampled_from(WORDS + FULL_WIDTH), cjk_runs, st.sampled_from(SEPARATORS))
-texts = st.lists(pieces, min_size=1, max_size=12).map("".join)
+# At most 10 pieces: no word reaches the 64 characters past which the analyzer cuts words,
+# which the reference does not model.
+texts = st.lists(pieces, min_size=1, max_size=10).map("".join)
 # A query unit: a word, or a CJK word of two or more characters (a single CJK character is
 # only indexed where it stands alone: Elasticsearch's CJK analyzer has the same limit).
 units = st.one_of(
