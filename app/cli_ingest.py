@@ -3,19 +3,10 @@
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from app.config import Settings
-
-
-def _columns(pairs: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        source, sep, target = pair.partition("=")
-        if not sep or not source or not target:
-            raise SystemExit(f"sift import: --column takes SOURCE=FIELD, got {pair!r}")
-        mapping[source] = target
-    return mapping
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -25,18 +16,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.cli import session_scope
     from app.db import make_engine, make_sessionmaker
     from app.services import datasets, jobs
-    from app.services.imports import ImportOptions
+    from app.services.imports import parse_import_options
     from app.services.ingest import IngestReport, Limits
 
     path = Path(args.file).resolve()
     if not path.is_file():
         print(f"sift import: no file {args.file}", file=sys.stderr)
         return 2
-    options = ImportOptions(
-        fmt=args.format,
-        container=args.container,
-        columns=_columns(args.column),
-        atomic=args.atomic,
+    # The same checks as the upload form: format, container and column mapping.
+    options = replace(
+        parse_import_options(args.format, args.container, "\n".join(args.column), args.atomic),
         batch_size=args.batch_size,
         workers=args.workers,
     )

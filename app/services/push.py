@@ -86,13 +86,10 @@ def _items(request: PushRequest, max_items: int) -> list[Record | BadRecord]:
     else:
         read = read_records(io.BytesIO(request.body), container)
     items: list[Record | BadRecord] = []
-    try:
-        for item in read:
-            items.append(item)
-            if len(items) > max_items:
-                raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
-    except FormatError as exc:  # the body as a whole is unreadable (say, broken gzip)
-        raise InvalidInput("body", str(exc)) from None
+    for item in read:
+        items.append(item)
+        if len(items) > max_items:
+            raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
     # One index space for the response: the item's 0-based position (NDJSON: its line - 1).
     return [
         Record(item.number - 1, item.data)
