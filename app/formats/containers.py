@@ -341,12 +341,20 @@ def _iter_csv(
         text.detach()
 
 
+def field_path(name: str) -> tuple[str, ...]:
+    """A column's place in the record: 'meta.source' is the field source in the group meta. A
+    name with an empty part ('e.g.', 'v1.', '.env', 'a..b') is one field named as it is: no
+    field may have an empty name."""
+    parts = tuple(name.split("."))
+    return parts if all(parts) else (name,)
+
+
 def nesting_clash(paths: Iterable[str]) -> str | None:
     """Why these field paths cannot make one record, or None. A dotted path nests a field in
     a group, so one path may not be both a field and a group ('meta' and 'meta.source'); and
     two columns may not give the same field, where one would silently replace the other.
     Columns with no name (a header's trailing commas) are left out."""
-    split = [tuple(path.split(".")) for path in paths if path]
+    split = [field_path(path) for path in paths if path]
     seen: set[tuple[str, ...]] = set()
     for parts in split:
         if parts in seen:
@@ -365,9 +373,9 @@ def _row_builder(paths: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
     clash = nesting_clash(paths)
     if clash is not None:
         raise FormatError(f"columns: {clash}; map one of them to another name")
-    if not any("." in path for path in paths):
+    split = [field_path(path) for path in paths]
+    if all(len(parts) == 1 for parts in split):
         return lambda row: dict(zip(paths, row, strict=True))
-    split = [path.split(".") for path in paths]
 
     def build(row: list[Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}

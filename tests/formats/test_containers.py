@@ -338,6 +338,23 @@ def test_a_column_cannot_be_both_a_field_and_a_group(
             list(read_records(io.BytesIO(out.getvalue()), "parquet", columns=columns))
 
 
+def test_a_column_name_with_an_empty_part_is_one_field_named_as_it_is() -> None:
+    """'e.g.' or 'a..b' nested the cell under a field with no name ({'e': {'g': {'': ...}}}),
+    which no export could give back under the column's name."""
+    data = b"instruction,e.g.,a..b,.env,meta.source\nq,1,2,3,4\n"
+    (record,) = records_of(list(read_records(io.BytesIO(data), "csv")))
+    assert record == {
+        "instruction": "q",
+        "e.g.": "1",
+        "a..b": "2",
+        ".env": "3",
+        "meta": {"source": "4"},
+    }
+    # Kept whole, such a name clashes with nothing that nests.
+    with pytest.raises(FormatError, match=r"^columns: two columns give the field 'a\.\.b'"):
+        list(read_records(io.BytesIO(b"x,y\n1,2\n"), "csv", columns={"x": "a..b", "y": "a..b"}))
+
+
 def test_parquet_columns_of_types_json_lacks_become_json_values() -> None:
     """A timestamp column failed every record of the file (the JSON encoder met a datetime),
     and so did dates, decimals and binary."""
