@@ -441,7 +441,7 @@ def _json_typed(arrow_type: Any) -> bool:
 
     if t.is_string(arrow_type) or t.is_large_string(arrow_type) or t.is_boolean(arrow_type):
         return True
-    if t.is_integer(arrow_type) or t.is_floating(arrow_type) or t.is_null(arrow_type):
+    if t.is_integer(arrow_type) or t.is_null(arrow_type):
         return True
     if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type):
         return _json_typed(arrow_type.value_type)
@@ -453,7 +453,10 @@ def _json_typed(arrow_type: Any) -> bool:
 def _json_value(value: Any) -> Any:
     """A cell of another type as JSON: times and dates as ISO 8601 text, decimals as their
     exact digits, durations in seconds, bytes as text when they are UTF-8 without NULs (else
-    base64), map entries as [key, value] pairs."""
+    base64), map entries as [key, value] pairs, and a float NaN (how pandas writes a missing
+    value) as null. An infinity stays, for the record to be refused naming its field."""
+    if isinstance(value, float):
+        return None if value != value else value
     if isinstance(value, dict):
         return {key: _json_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -389,6 +389,29 @@ def test_parquet_columns_of_types_json_lacks_become_json_values() -> None:
     json.dumps(record)  # every value is JSON
 
 
+def test_a_parquet_nan_is_a_missing_value() -> None:
+    """pandas writes a missing float as NaN, which JSON cannot hold: each record with one was
+    refused ("score: nan is not a number JSON can hold"). It is null, in lists and groups too;
+    an infinity is still refused by validation, which names the field."""
+    nan, inf = float("nan"), float("inf")
+    table = pa.table(
+        {
+            "instruction": ["q1", "q2", "q3"],
+            "score": [0.5, nan, inf],
+            "scores": [[nan, 1.0], [], None],
+            "meta": [{"w": nan}, {"w": 2.0}, {"w": None}],
+        }
+    )
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    records = records_of(list(read_records(io.BytesIO(out.getvalue()), "parquet")))
+    assert records[:2] == [
+        {"instruction": "q1", "score": 0.5, "scores": [None, 1.0], "meta": {"w": None}},
+        {"instruction": "q2", "score": None, "scores": [], "meta": {"w": 2.0}},
+    ]
+    assert records[2]["score"] == inf
+
+
 def test_a_parquet_date_python_cannot_hold_is_an_error_naming_the_column() -> None:
     table = pa.table({"instruction": ["q"], "when": pa.array([253402300800], pa.timestamp("s"))})
     out = io.BytesIO()

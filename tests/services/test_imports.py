@@ -498,6 +498,54 @@ def _csv(rows: list[list[str]]) -> bytes:
 
 
 cells = st.lists(st.lists(texts, max_size=4), max_size=6)
+# Readable Parquet tables: columns of the formats' keys (and dotted ones) holding text, numbers
+# (NaN and infinities too), booleans, lists, and lists of messages, any of them null.
+_parquet_texts = texts.filter(lambda t: "\ud800" not in t)  # Parquet holds valid UTF-8 only
+_PARQUET_NAMES = [
+    "instruction", "input", "output", "system", "history", "conversations", "messages",
+    "prompt", "completion", "chosen", "rejected", "label", "id", "meta.source", "meta",
+]  # fmt: skip
+# The columns a format needs, which most tables start from (with text in them, mostly).
+_PARQUET_FORMATS = [
+    [], ["instruction", "output"], ["conversations"], ["messages"], ["prompt", "completion"],
+]  # fmt: skip
+_PARQUET_CELLS = [
+    st.one_of(st.none(), _parquet_texts),
+    st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+    st.floats(),
+    st.one_of(st.none(), st.booleans()),
+    st.lists(_parquet_texts, max_size=3),
+    st.lists(st.fixed_dictionaries({"from": _parquet_texts, "value": _parquet_texts}), max_size=3),
+    st.lists(
+        st.fixed_dictionaries(
+            {"role": _parquet_texts, "content": st.one_of(st.none(), _parquet_texts)}
+        ),
+        max_size=3,
+    ),
+]
+
+
+@st.composite
+def parquet_tables(draw: st.DrawFn) -> tuple[str, bytes]:
+    base = draw(st.sampled_from(_PARQUET_FORMATS))
+    extra = draw(st.lists(st.sampled_from(_PARQUET_NAMES), max_size=3, unique=True))
+    names = list(dict.fromkeys([*base, *extra])) or ["instruction"]
+    rows = draw(st.integers(min_value=0, max_value=4))
+    text_cell = st.one_of(_parquet_texts, st.just("a question"))
+    columns: dict[str, list[Any]] = {}
+    for name in names:
+        if name in ("conversations", "messages") and name in base:
+            cell = draw(st.sampled_from(_PARQUET_CELLS[-2:]))
+        elif name in base and draw(st.integers(0, 3)):
+            cell = text_cell
+        else:
+            cell = draw(st.sampled_from(_PARQUET_CELLS))
+        columns[name] = draw(st.lists(cell, min_size=rows, max_size=rows))
+    out = io.BytesIO()
+    pq.write_table(pa.table(columns), out)
+    return ("parquet", out.getvalue())
+
+
 HEADERS = ["instruction", "output", "meta", "meta.source", "a.b"]
 files = st.one_of(
     items.map(lambda xs: ("jsonl", b"\n".join(encode(x) for x in xs) + b"\n")),
@@ -515,6 +563,7 @@ files = st.one_of(
     ),
     cells.map(lambda rows: ("tsv", _csv(rows).replace(b",", b"\t"))),
     st.binary(max_size=200).map(lambda raw: ("parquet", raw)),
+    parquet_tables(),
     st.binary(max_size=200).map(lambda raw: ("jsonl.gz", raw)),
     items.map(lambda xs: ("jsonl.gz", gzip.compress(b"\n".join(encode(x) for x in xs))[:-5])),
     items.map(lambda xs: ("json.zst", zstandard.compress(encode(xs)))),
