@@ -19,10 +19,11 @@ _MARKERS = ("content_null", "content_empty")
 
 def parse_messages(value: Any, path: str) -> list[Message]:
     """Validate a non-empty list of OpenAI-style messages; errors name the field path."""
-    return [_parse(item, f"{path}[{i}]") for i, item in enumerate(f.objects(value, path))]
+    return [parse_message(item, f"{path}[{i}]") for i, item in enumerate(f.objects(value, path))]
 
 
-def _parse(item: dict[str, Any], path: str) -> Message:
+def parse_message(item: dict[str, Any], path: str) -> Message:
+    """One OpenAI-style message; errors name the field path."""
     role = item.get("role")
     if role not in ROLES:
         shown = "missing" if role is None else f"unknown role {role!r}"

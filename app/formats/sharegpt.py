@@ -7,14 +7,21 @@ tool) is kept as a message extra. `tools` may be a list or a JSON string (kept a
 Preference: `chosen` and `rejected` objects {from, value}. Ranked: `responses` [{from, value}]
 with `ranking` [int], ranking[i] the rank of responses[i] (1 = best, ties allowed).
 A boolean `label` is the KTO label; `id` is the external id.
+
+Turns may also be {role, content} messages, as LLaMA-Factory reads them with role_tag and
+content_tag set and as many datasets on the Hugging Face hub write them: when the first turn
+has a `role` and no `from`, every turn of the record (conversations, chosen, rejected,
+responses) is an OpenAI-style message, and is written back so.
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from app.canonical import Alternative, CanonicalExample, Message, Role
 from app.formats import FormatError
 from app.formats import fields as f
+from app.formats.chat import dump_message, parse_message
 from app.formats.tool_calls import calls_from_text, calls_to_text
 
 NAME = "sharegpt"
@@ -51,9 +58,13 @@ def parse(record: dict[str, Any]) -> CanonicalExample:
         used.add("system")
         hints["system"] = True
     turns = f.objects(record.get("conversations"), "conversations")
-    messages += [parse_turn(turn, f"conversations[{i}]") for i, turn in enumerate(turns)]
+    chat = "from" not in turns[0] and "role" in turns[0]
+    if chat:
+        hints["turns"] = "role_content"
+    parse_one = parse_message if chat else parse_turn
+    messages += [parse_one(turn, f"conversations[{i}]") for i, turn in enumerate(turns)]
     tools = _tools(record, used, hints)
-    alternatives = _pair(record, used) + _ranked(record, used)
+    alternatives = _pair(record, used, parse_one) + _ranked(record, used, parse_one)
     label = f.label_of(record, used)
     external_id = f.external_id(record, used)
     return f.example(
@@ -107,7 +118,10 @@ def _tools(record: dict[str, Any], used: set[str], hints: dict[str, Any]) -> lis
     return tools
 
 
-def _pair(record: dict[str, Any], used: set[str]) -> list[Alternative]:
+TurnParser = Callable[[dict[str, Any], str], Message]
+
+
+def _pair(record: dict[str, Any], used: set[str], parse_one: TurnParser) -> list[Alternative]:
     if "chosen" not in record and "rejected" not in record:
         return []
     used.update(("chosen", "rejected"))
@@ -115,12 +129,13 @@ def _pair(record: dict[str, Any], used: set[str]) -> list[Alternative]:
     for key in ("chosen", "rejected"):
         turn = record.get(key)
         if not isinstance(turn, dict):
-            raise FormatError(f"{key}: expected a {{from, value}} object, got {f.kind(turn)}")
-        pair.append(f.alternative([parse_turn(turn, key)], key))
+            shape = "{role, content}" if parse_one is parse_message else "{from, value}"
+            raise FormatError(f"{key}: expected a {shape} object, got {f.kind(turn)}")
+        pair.append(f.alternative([parse_one(turn, key)], key))
     return pair
 
 
-def _ranked(record: dict[str, Any], used: set[str]) -> list[Alternative]:
+def _ranked(record: dict[str, Any], used: set[str], parse_one: TurnParser) -> list[Alternative]:
     if "responses" not in record:
         return []
     used.update(("responses", "ranking"))
@@ -132,7 +147,7 @@ def _ranked(record: dict[str, Any], used: set[str]) -> list[Alternative]:
     for i, (turn, rank) in enumerate(zip(responses, ranking, strict=True)):
         if type(rank) is not int or rank < 1:
             raise FormatError(f"ranking[{i}]: expected a whole number >= 1, got {rank!r}")
-        alternatives.append(f.alternative([parse_turn(turn, f"responses[{i}]")], rank=rank))
+        alternatives.append(f.alternative([parse_one(turn, f"responses[{i}]")], rank=rank))
     return alternatives
 
 
@@ -144,14 +159,19 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
     if hints.get("system") and messages[0].role == "system":
         out["system"] = messages[0].content
         messages = messages[1:]
-    out["conversations"] = [turn for m in messages for turn in dump_turns(m)]
+    turns_of = _chat_turns if hints.get("turns") == "role_content" else dump_turns
+    out["conversations"] = [turn for m in messages for turn in turns_of(m)]
     if example.tools is not None:
         out["tools"] = _tools_out(example.tools, hints)
     if example.alternatives:
-        out.update(_alternatives_out(example))
+        out.update(_alternatives_out(example, turns_of))
     if example.label is not None:
         out["label"] = example.label
     return out
+
+
+def _chat_turns(message: Message) -> list[dict[str, Any]]:
+    return [dump_message(message)]
 
 
 def dump_turns(message: Message) -> list[dict[str, Any]]:
@@ -180,17 +200,19 @@ def _tools_out(tools: list[Any], hints: dict[str, Any]) -> Any:
     return json.dumps(tools, ensure_ascii=False)
 
 
-def _alternatives_out(example: CanonicalExample) -> dict[str, Any]:
+def _alternatives_out(
+    example: CanonicalExample, turns_of: Callable[[Message], list[dict[str, Any]]]
+) -> dict[str, Any]:
     alternatives = example.alternatives
     if any(len(alt.messages) != 1 for alt in alternatives):
         raise FormatError(f"alternatives: {NAME} holds single-message responses only")
     if all(alt.rank is not None and alt.label is None for alt in alternatives):
         return {
-            "responses": [dump_turns(alt.messages[0])[0] for alt in alternatives],
+            "responses": [turns_of(alt.messages[0])[0] for alt in alternatives],
             "ranking": [alt.rank for alt in alternatives],
         }
     chosen, rejected = f.chosen_rejected(example, NAME)
     return {
-        "chosen": dump_turns(chosen.messages[0])[0],
-        "rejected": dump_turns(rejected.messages[0])[0],
+        "chosen": turns_of(chosen.messages[0])[0],
+        "rejected": turns_of(rejected.messages[0])[0],
     }

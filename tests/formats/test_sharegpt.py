@@ -151,6 +151,39 @@ def test_changed_tools_are_written_as_a_fresh_json_string() -> None:
     assert sharegpt.dump(example)["tools"] == json.dumps([{"name": "other"}])
 
 
+def test_role_content_turns_are_the_same_conversation_as_from_value_ones() -> None:
+    """Hub datasets often write ShareGPT turns as {role, content} (LLaMA-Factory reads them
+    with role_tag and content_tag): every such record was refused ("conversations[0].from:
+    missing"). They parse to the same messages, so the same conversation in both shapes is
+    one example, and each is written back in its own shape."""
+    chat = CASES["role_content_turns"]
+    plain = {
+        "system": "Be brief.",
+        "conversations": [
+            {"from": "human", "value": "Hi"},
+            {"from": "gpt", "value": "Hello.", "weight": 0},
+            {"from": "human", "value": "Bye"},
+            {"from": "gpt", "value": "Bye!"},
+        ],
+    }
+    from_chat, from_plain = sharegpt.parse(chat), sharegpt.parse(plain)
+    assert from_chat.messages == from_plain.messages
+    assert [m.role for m in from_chat.messages] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert content_hash(from_chat) == content_hash(from_plain)
+    assert sharegpt.dump(from_chat) == chat and sharegpt.dump(from_plain) == plain
+    pair = sharegpt.parse(CASES["role_content_pair"])
+    assert [(a.messages[0].content, a.label) for a in pair.alternatives] == [
+        ("This one.", "chosen"),
+        ("No.", "rejected"),
+    ]
+
+
 def conversation(*turns: dict[str, Any]) -> dict[str, Any]:
     return {"conversations": list(turns)}
 
@@ -183,6 +216,23 @@ HI = {"from": "human", "value": "Hi"}
             "conversations[1].value: contains a NUL byte",
         ),
         (conversation({**HI, "role": "user"}), "conversations[0].role: clashes with"),
+        # {role, content} turns, decided by the first turn, hold for the whole record.
+        (
+            conversation({"role": "user", "content": "Hi"}, {"from": "gpt", "value": "x"}),
+            "conversations[1].role: missing",
+        ),
+        (
+            conversation({"role": "human", "content": "Hi"}),
+            "conversations[0].role: unknown role 'human'",
+        ),
+        (
+            conversation({"role": "user", "content": ["Hi"]}),
+            "conversations[0].content: expected a string, got list",
+        ),
+        (
+            {**conversation({"role": "user", "content": "Hi"}), "chosen": "yes", "rejected": "no"},
+            "chosen: expected a {role, content} object, got string",
+        ),
         ({**conversation(HI), "tools": "[oops"}, "tools: not valid JSON"),
         ({**conversation(HI), "tools": "{}"}, "tools: expected a JSON list of tools, got object"),
         ({**conversation(HI), "tools": 3}, "tools: expected a list of tools, got number"),
