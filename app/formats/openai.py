@@ -18,8 +18,12 @@ _PREFERENCE = ("preferred_output", "non_preferred_output")
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    """Chat records have messages (and no KTO label); preference records a preferred_output."""
-    return ("messages" in record and "label" not in record) or "preferred_output" in record
+    """Chat records have messages (and no KTO label, and not chosen and rejected: UltraFeedback
+    keeps the chosen conversation as `messages` too); preference records a preferred_output."""
+    if "preferred_output" in record:
+        return True
+    pair = "chosen" in record and "rejected" in record
+    return "messages" in record and "label" not in record and not pair
 
 
 def parse(record: dict[str, Any]) -> CanonicalExample:

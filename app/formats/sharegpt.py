@@ -11,7 +11,9 @@ A boolean `label` is the KTO label; `id` is the external id.
 Turns may also be {role, content} messages, as LLaMA-Factory reads them with role_tag and
 content_tag set and as many datasets on the Hugging Face hub write them: when the first turn
 has a `role` and no `from`, every turn of the record (conversations, chosen, rejected,
-responses) is an OpenAI-style message, and is written back so.
+responses) is an OpenAI-style message, and is written back so. LMSYS-Chat-1M and WildChat
+name the list `conversation`, and LLaMA-Factory's preference sets with OpenAI tags `messages`
+(beside chosen and rejected objects): these are read, and written back, the same way.
 """
 
 import json
@@ -44,25 +46,37 @@ FROM_OF: dict[str, str] = {
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    """ShareGPT records have conversations."""
-    return "conversations" in record
+    """ShareGPT records have conversations (or a `conversation` list: LMSYS-Chat, WildChat; or
+    `messages` with chosen and rejected objects: LLaMA-Factory's preference set with OpenAI
+    tags)."""
+    return _key(record) is not None
+
+
+def _key(record: dict[str, Any]) -> str | None:
+    if "conversations" in record:
+        return "conversations"
+    if isinstance(record.get("conversation"), list):
+        return "conversation"
+    pair = isinstance(record.get("chosen"), dict) and isinstance(record.get("rejected"), dict)
+    return "messages" if pair and isinstance(record.get("messages"), list) else None
 
 
 def parse(record: dict[str, Any]) -> CanonicalExample:
     """Turn a ShareGPT record into a canonical example."""
-    used = {"conversations"}
-    hints: dict[str, Any] = {}
+    key = _key(record) or "conversations"
+    used = {key}
+    hints: dict[str, Any] = {} if key == "conversations" else {"key": key}
     messages: list[Message] = []
     if record.get("system") is not None:
         messages.append(f.message("system", record["system"], "system"))
         used.add("system")
         hints["system"] = True
-    turns = f.objects(record.get("conversations"), "conversations")
+    turns = f.objects(record.get(key, f.MISSING), key)
     chat = "from" not in turns[0] and "role" in turns[0]
     if chat:
         hints["turns"] = "role_content"
     parse_one = parse_message if chat else parse_turn
-    messages += [parse_one(turn, f"conversations[{i}]") for i, turn in enumerate(turns)]
+    messages += [parse_one(turn, f"{key}[{i}]") for i, turn in enumerate(turns)]
     tools = _tools(record, used, hints)
     alternatives = _pair(record, used, parse_one) + _ranked(record, used, parse_one)
     label = f.label_of(record, used)
@@ -160,7 +174,7 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
         out["system"] = messages[0].content
         messages = messages[1:]
     turns_of = _chat_turns if hints.get("turns") == "role_content" else dump_turns
-    out["conversations"] = [turn for m in messages for turn in turns_of(m)]
+    out[hints.get("key", "conversations")] = [turn for m in messages for turn in turns_of(m)]
     if example.tools is not None:
         out["tools"] = _tools_out(example.tools, hints)
     if example.alternatives:

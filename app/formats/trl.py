@@ -4,7 +4,9 @@ Each of prompt/completion/chosen/rejected is a string ("standard" form: the prom
 user message, each response one assistant message) or a message list ("conversational" form).
 Conversational prompt-completion: messages = prompt + completion. Preference: messages =
 prompt, alternatives = chosen and rejected. With no `prompt` key (implicit prompt), chosen
-and rejected are full conversations and their shared leading messages become the prompt.
+and rejected are full conversations and their shared leading messages become the prompt; so
+too when `prompt` is text beside conversations (TRL's maybe_extract_prompt does the same),
+the text then kept in metadata.
 KTO: prompt/completion plus a boolean `label`; LLaMA-Factory's KTO {messages, label} too.
 `tools` is the tool list, `id` the external id.
 """
@@ -39,6 +41,8 @@ def parse(record: dict[str, Any]) -> CanonicalExample:
     elif "chosen" in record or "rejected" in record:
         used = {"prompt", "chosen", "rejected"}
         messages, fields["alternatives"] = _preference(record, hints)
+        if hints.get("implicit_prompt"):
+            used.discard("prompt")  # a text prompt beside whole conversations stays as given
     else:
         used = {"prompt", "completion"}
         messages = _prompt_completion(record, hints)
@@ -81,9 +85,14 @@ def _prompt_completion(record: dict[str, Any], hints: dict[str, Any]) -> list[Me
 
 
 def _preference(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Message], list[Any]]:
-    if "prompt" not in record:
-        return _implicit(record, hints)
     standard = _standard(record)
+    conversations = isinstance(record.get("chosen"), list) and isinstance(
+        record.get("rejected"), list
+    )
+    if "prompt" not in record or (standard and conversations):
+        # A text prompt with chosen and rejected as whole conversations (UltraFeedback's
+        # binarized set): TRL takes the prompt from the conversations, as Sift does.
+        return _implicit(record, hints)
     if standard:
         hints["standard"] = True
     chosen = _responses(record, "chosen", standard)

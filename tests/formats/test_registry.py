@@ -47,3 +47,47 @@ def test_cross_format_export() -> None:
     assert dump_record(example, "openai") == {
         "messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi"}]
     }
+
+
+def test_hub_shapes_are_detected_as_what_they_hold() -> None:
+    """UltraFeedback's binarized set keeps the chosen conversation as `messages` too: it was
+    read as a plain chat, its preference pair left in metadata (and with --format trl it was
+    refused: 'chosen: expected a string like prompt'). LMSYS-Chat-1M and WildChat name their
+    list `conversation`: no format took them."""
+    ask = {"role": "user", "content": "What is 2+2?"}
+    good, bad = {"role": "assistant", "content": "4"}, {"role": "assistant", "content": "5"}
+    ultra = {
+        "prompt": "What is 2+2?",
+        "chosen": [ask, good],
+        "rejected": [ask, bad],
+        "messages": [ask, good],
+        "score_chosen": 9.0,
+    }
+    assert detect(ultra) == "trl"
+    example = parse_record(ultra)
+    assert [(m.role, m.content) for m in example.messages] == [("user", "What is 2+2?")]
+    assert [(a.label, a.messages[0].content) for a in example.alternatives] == [
+        ("chosen", "4"),
+        ("rejected", "5"),
+    ]
+    assert {"prompt", "messages", "score_chosen"} <= set(example.metadata)
+    assert dump_record(example, "trl") == ultra
+    chat = {
+        "conversation": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]
+    }
+    assert detect(chat) == "sharegpt"
+    example = parse_record({**chat, "model": "vicuna-13b"})
+    assert [m.role for m in example.messages] == ["user", "assistant"]
+    assert example.metadata["model"] == "vicuna-13b"
+    assert dump_record(example, "sharegpt") == {**chat, "model": "vicuna-13b"}
+    # LLaMA-Factory's preference set with OpenAI tags: messages, then chosen/rejected objects.
+    factory = {"messages": chat["conversation"][:1], "chosen": good, "rejected": bad}
+    assert detect(factory) == "sharegpt"
+    example = parse_record(factory)
+    assert [(a.label, a.messages[0].content) for a in example.alternatives] == [
+        ("chosen", "4"),
+        ("rejected", "5"),
+    ]
+    assert dump_record(example, "sharegpt") == factory
+    with pytest.raises(FormatError, match=r"^conversation\[1\]\.role: missing"):
+        parse_record({"conversation": [{"role": "user", "content": "Hi"}, {"content": "x"}]})
