@@ -6,7 +6,8 @@ Conversational prompt-completion: messages = prompt + completion. Preference: me
 prompt, alternatives = chosen and rejected. With no `prompt` key (implicit prompt), chosen
 and rejected are full conversations and their shared leading messages become the prompt; so
 too when `prompt` is text beside conversations (TRL's maybe_extract_prompt does the same),
-the text then kept in metadata.
+the text then kept in metadata. Two texts with no prompt (Anthropic's HH-RLHF) share their
+common beginning as the prompt, up to its last 'Assistant:' or else a word's end.
 KTO: prompt/completion plus a boolean `label`; LLaMA-Factory's KTO {messages, label} too.
 `tools` is the tool list, `id` the external id.
 """
@@ -103,9 +104,12 @@ def _preference(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Mes
 
 def _implicit(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Message], list[Any]]:
     raw_chosen, raw_rejected = record.get("chosen"), record.get("rejected")
+    if type(raw_chosen) is str and type(raw_rejected) is str:
+        return _implicit_text(raw_chosen, raw_rejected, hints)
     if not isinstance(raw_chosen, list) or not isinstance(raw_rejected, list):
         raise FormatError(
-            "prompt: missing (an implicit prompt needs chosen and rejected message lists)"
+            "prompt: missing (an implicit prompt needs chosen and rejected both message lists"
+            " or both text)"
         )
     chosen = parse_messages(raw_chosen, "chosen")
     rejected = parse_messages(raw_rejected, "rejected")
@@ -123,6 +127,37 @@ def _implicit(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Messa
     return chosen[:shared], alternatives
 
 
+_ASSISTANT = "Assistant:"
+
+
+def _implicit_text(
+    chosen: str, rejected: str, hints: dict[str, Any]
+) -> tuple[list[Message], list[Any]]:
+    """Anthropic's HH-RLHF shape: two whole transcripts as text. As in TRL's extract_prompt,
+    the prompt is their common beginning, one user message; but it ends right after the last
+    'Assistant:' in it (HH's turn marker: replies that both start 'A ...' are not cut after
+    the 'A'), else before the last whitespace (no word is cut). Each response keeps at least
+    one character."""
+    shared = 0
+    limit = min(len(chosen), len(rejected)) - 1
+    while shared < limit and chosen[shared] == rejected[shared]:
+        shared += 1
+    marker = chosen.rfind(_ASSISTANT, 0, shared)
+    if marker >= 0 and marker + len(_ASSISTANT) <= shared:
+        shared = marker + len(_ASSISTANT)
+    else:
+        cut = max(chosen.rfind(space, 0, shared) for space in (" ", "\n", "\t"))
+        shared = cut if cut > 0 else shared
+    if not shared:
+        raise FormatError("chosen, rejected: no shared prompt text (and no prompt key)")
+    hints.update(implicit_prompt=True, standard=True)
+    alternatives = [
+        f.alternative([f.message("assistant", chosen[shared:], "chosen")], "chosen"),
+        f.alternative([f.message("assistant", rejected[shared:], "rejected")], "rejected"),
+    ]
+    return [f.message("user", chosen[:shared], "chosen")], alternatives
+
+
 def dump(example: CanonicalExample) -> dict[str, Any]:
     """Write a canonical example as a TRL record (conversational unless it came in as text)."""
     hints = f.layout(example, NAME)
@@ -132,7 +167,15 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
         out["messages"] = dump_messages(example.messages)
     elif example.alternatives:
         chosen, rejected = f.chosen_rejected(example, NAME)
-        if hints.get("implicit_prompt"):
+        if hints.get("implicit_prompt") and standard:
+            prompt_text = _text_or_list(example.messages, "user", True, "messages")
+            out["chosen"] = prompt_text + _text_or_list(
+                chosen.messages, "assistant", True, "chosen"
+            )
+            out["rejected"] = prompt_text + _text_or_list(
+                rejected.messages, "assistant", True, "rejected"
+            )
+        elif hints.get("implicit_prompt"):
             prompt = dump_messages(example.messages)
             out["chosen"] = prompt + dump_messages(chosen.messages)
             out["rejected"] = prompt + dump_messages(rejected.messages)

@@ -89,7 +89,8 @@ ANSWER = [{"role": "assistant", "content": "a"}]
             {"prompt": "q", "chosen": "a", "rejected": None},
             "rejected: expected a string like prompt, got null",
         ),
-        ({"chosen": "a", "rejected": "b"}, "prompt: missing (an implicit prompt needs"),
+        ({"chosen": "a", "rejected": "b"}, "chosen, rejected: no shared prompt text"),
+        ({"chosen": "a", "rejected": USER}, "prompt: missing (an implicit prompt needs"),
         ({"prompt": "q", "chosen": "a"}, "rejected: missing"),
         ({"chosen": ANSWER, "rejected": USER}, "chosen, rejected: no shared prompt messages"),
         (
@@ -109,3 +110,23 @@ def test_standard_dump_refuses_a_multi_turn_prompt() -> None:
     example.messages.insert(0, example.messages[0])
     with pytest.raises(FormatError, match=r"^messages: the text form needs a single user message"):
         trl.dump(example)
+
+
+def test_two_transcripts_as_text_share_their_beginning_as_the_prompt() -> None:
+    """Anthropic's HH-RLHF (chosen and rejected whole transcripts, no prompt) was refused:
+    'prompt: missing'. The prompt ends after the last 'Assistant:' the two share, so replies
+    that begin alike ('A small...', 'A kind...') are not cut after their first word; it is
+    written back as the two texts it came as."""
+    record = CASES["hh_rlhf_text_pair"]
+    example = trl.parse(record)
+    assert [(m.role, m.content) for m in example.messages] == [
+        ("user", "\n\nHuman: What is a quokka?\n\nAssistant:")
+    ]
+    assert [(a.label, a.messages[0].content) for a in example.alternatives] == [
+        ("chosen", " A small wallaby from Western Australia."),
+        ("rejected", " A kind of bird."),
+    ]
+    assert trl.dump(example) == record
+    # With no marker, the prompt ends at a word's end.
+    words = trl.parse({"chosen": "Name a fruit: apple", "rejected": "Name a fruit: apricot"})
+    assert words.messages[0].content == "Name a fruit:"
