@@ -108,7 +108,7 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
         action="append",
         default=[],
         metavar="SOURCE=FIELD",
-        help="CSV/TSV/Parquet column to field mapping, e.g. --column q=instruction",
+        help="map a CSV/TSV/Parquet column or a JSON key to a field, e.g. --column q=instruction",
     )
     imp.add_argument("--atomic", action="store_true", help="store nothing if any record is bad")
     imp.add_argument(

@@ -62,7 +62,9 @@ def start_import(
     file: Annotated[UploadFile, File(description="JSON, JSONL, CSV/TSV or Parquet; gz/zst ok")],
     format: Annotated[str | None, Form()] = None,
     container: Annotated[str | None, Form()] = None,
-    columns: Annotated[str, Form(description="CSV/Parquet mapping, lines of SOURCE=FIELD")] = "",
+    columns: Annotated[
+        str, Form(description="column or JSON key to field mapping, lines of SOURCE=FIELD")
+    ] = "",
     atomic: Annotated[bool, Form()] = False,
 ) -> JSONResponse:
     """Upload a file and import it in the background; poll the returned job's URL."""

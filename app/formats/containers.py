@@ -65,8 +65,9 @@ def read_records(
 ) -> Iterator[Record | BadRecord]:
     """Stream the records of a file (path or binary file object), detecting how it is stored.
 
-    `container` forces one of CONTAINERS; `columns` maps CSV/TSV/Parquet column names to
-    record field paths ("a" -> "output", "m" -> "input.messages"); other columns keep their names.
+    `container` forces one of CONTAINERS; `columns` maps CSV/TSV/Parquet column names, and a
+    JSON record's top-level keys, to record field paths ("a" -> "output", "m" ->
+    "input.messages"); other columns and keys keep their names.
     """
     # Without `lines`, a JSONL file's lines come parsed: no Line is yielded.
     return cast(Iterator[Record | BadRecord], _open(source, container, columns, lines=False))
@@ -191,9 +192,12 @@ def _dispatch(
 ) -> Iterator[Item]:
     container = container or detect_container(stream.peek(_BUFFER), name)
     if container == "json":
-        yield from iter_json_array(stream)
+        rename = renamer(columns, "record")
+        records = iter_json_array(stream)
+        yield from records if rename is None else (rename(item) for item in records)
     elif container == "jsonl":
-        yield from _jsonl_lines(stream) if lines else parse_lines(_jsonl_lines(stream))
+        # A JSONL file's lines are mapped where they are parsed (see parse_lines).
+        yield from _jsonl_lines(stream) if lines else parse_lines(_jsonl_lines(stream), columns)
     elif container == "parquet":
         yield from _iter_parquet(stream, seekable, columns)
     else:
@@ -267,13 +271,57 @@ def _jsonl_lines(stream: IO[bytes]) -> Iterator[Line]:
             yield Line(number, line)
 
 
-def parse_lines(items: Iterable[Item]) -> Iterator[Record | BadRecord]:
-    """The items with their JSONL lines parsed (a line that is blank after all left out)."""
+def parse_lines(
+    items: Iterable[Item], columns: Mapping[str, str] | None = None
+) -> Iterator[Record | BadRecord]:
+    """The items with their JSONL lines parsed (a line that is blank after all left out) and
+    their keys mapped by `columns` (the records of other containers come mapped already)."""
+    rename = renamer(columns or {}, "line")
     for item in items:
         if not isinstance(item, Line):
             yield item
         elif (record := read_line(item)) is not None:
-            yield record
+            yield record if rename is None else rename(record)
+
+
+def renamer(
+    columns: Mapping[str, str], unit: str
+) -> Callable[[Record | BadRecord], Record | BadRecord] | None:
+    """A function giving a JSON record's top-level keys the fields `columns` maps them to, as
+    the columns of a CSV file are (dotted fields nest); None when nothing is mapped. A record
+    that holds a mapped field already, or a value where the field's group goes, is bad: the
+    one value would replace the other. `unit` names a record in errors: line or record."""
+    if not columns:
+        return None
+    paths = {source: field_path(target) for source, target in columns.items()}
+
+    def bad(item: Record, problem: str) -> BadRecord:
+        return BadRecord(item.number, f"{unit} {item.number}: columns: {problem}")
+
+    def rename(item: Record | BadRecord) -> Record | BadRecord:
+        if not isinstance(item, Record):
+            return item
+        record = item.data
+        mapped = [key for key in record if key in paths]
+        if not mapped:
+            return item
+        out = {key: value for key, value in record.items() if key not in paths}
+        for source in mapped:
+            *groups, name = parts = paths[source]
+            node = out
+            for depth, group in enumerate(groups, 1):
+                node = node.setdefault(group, {})
+                if not isinstance(node, dict):
+                    where = ".".join(parts[:depth])
+                    problem = f"the record's {where!r} is not an object ({kind(node)})"
+                    return bad(item, f"{source!r} goes inside {where!r}, but {problem}")
+            if name in node:
+                field = ".".join(parts)
+                return bad(item, f"{source!r} goes to {field!r}, which the record has already")
+            node[name] = record[source]
+        return Record(item.number, out)
+
+    return rename
 
 
 def read_line(line: Line) -> Record | BadRecord | None:

@@ -134,7 +134,7 @@ def _detect_format(first: list[Item], options: ImportOptions) -> str | None:
     if options.fmt is not None:
         return options.fmt
     try:
-        return detect_format(first)
+        return detect_format(first, options.columns)
     except FormatError as exc:
         raise ImportFailed(str(exc)) from None
 
@@ -155,9 +155,11 @@ def _prepared(
             fmt_holder.append(_detect_format(batch, options))
         fmt = fmt_holder[0]
         if executor is None:
-            yield prepare_batch(batch, fmt, limits, postgres)
+            yield prepare_batch(batch, fmt, limits, postgres, options.columns)
             continue
-        pending.append(executor.submit(prepare_batch, batch, fmt, limits, postgres))
+        pending.append(
+            executor.submit(prepare_batch, batch, fmt, limits, postgres, options.columns)
+        )
         if len(pending) >= window:
             yield pending.popleft().result()
     while pending:

@@ -9,7 +9,7 @@ import gc
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -248,20 +248,29 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 
 def prepare_batch(
-    items: Sequence[Item], fmt: str | None, limits: Limits, postgres: bool
+    items: Sequence[Item],
+    fmt: str | None,
+    limits: Limits,
+    postgres: bool,
+    columns: Mapping[str, str] | None = None,
 ) -> PreparedBatch:
-    """Parse, validate and stage a batch; safe to run in a worker process."""
+    """Parse, validate and stage a batch; safe to run in a worker process. `columns` maps the
+    keys of JSONL lines, which are parsed here (other records come mapped by their reader)."""
     with _cycle_collector_paused():
-        return _prepare_batch(items, fmt, limits, postgres)
+        return _prepare_batch(items, fmt, limits, postgres, columns)
 
 
 def _prepare_batch(
-    items: Sequence[Item], fmt: str | None, limits: Limits, postgres: bool
+    items: Sequence[Item],
+    fmt: str | None,
+    limits: Limits,
+    postgres: bool,
+    columns: Mapping[str, str] | None,
 ) -> PreparedBatch:
     numbers: list[int] = []
     examples: list[CanonicalExample] = []
     rejected: list[Problem] = []
-    for item in parse_lines(items):
+    for item in parse_lines(items, columns):
         if isinstance(item, BadRecord):
             rejected.append(Problem(item.number, item.reason))
             continue
@@ -288,10 +297,11 @@ def store_prepared(session: Session, dataset: Dataset, batch: PreparedBatch) -> 
     return report
 
 
-def detect_format(items: Sequence[Item]) -> str | None:
-    """The format of the first readable record, or None when there is none; a FormatError
-    names that record when no format fits it."""
-    record = next((item for item in parse_lines(items) if isinstance(item, Record)), None)
+def detect_format(items: Sequence[Item], columns: Mapping[str, str] | None = None) -> str | None:
+    """The format of the first readable record (its keys mapped by `columns`), or None when
+    there is none; a FormatError names that record when no format fits it."""
+    records = parse_lines(items, columns)
+    record = next((item for item in records if isinstance(item, Record)), None)
     if record is None:
         return None
     try:

@@ -355,6 +355,28 @@ def test_a_column_name_with_an_empty_part_is_one_field_named_as_it_is() -> None:
         list(read_records(io.BytesIO(b"x,y\n1,2\n"), "csv", columns={"x": "a..b", "y": "a..b"}))
 
 
+def test_a_json_record_keys_are_mapped_and_nest_like_columns() -> None:
+    records = [
+        {"q": "hi", "msgs": [1], "keep": True},
+        {"q": "x", "input": "a string where the group goes", "msgs": []},
+        {"other": 1},
+    ]
+    columns = {"q": "instruction", "msgs": "input.messages"}
+    blob = jsonl_bytes(records)
+    for container, data, unit in [("jsonl", blob, "line"), ("json", json.dumps(records), "record")]:
+        raw = data if isinstance(data, bytes) else data.encode()
+        found = list(read_records(io.BytesIO(raw), container, columns=columns))
+        assert found[0] == Record(
+            1, {"keep": True, "instruction": "hi", "input": {"messages": [1]}}
+        )
+        assert found[1] == BadRecord(
+            2,
+            f"{unit} 2: columns: 'msgs' goes inside 'input', but the record's 'input' is not an"
+            " object (string)",
+        )
+        assert found[2] == Record(3, {"other": 1})
+
+
 def test_parquet_columns_of_types_json_lacks_become_json_values() -> None:
     """A timestamp column failed every record of the file (the JSON encoder met a datetime),
     and so did dates, decimals and binary."""

@@ -206,6 +206,45 @@ def test_parallel_workers_give_the_same_result(
     assert [m[0]["content"] for m in firsts] == [f"Task number {i}" for i in range(300)]
 
 
+@pytest.mark.parametrize(("container", "workers"), [("jsonl", 1), ("jsonl", 0), ("json", 0)])
+def test_a_json_file_keys_are_mapped_like_columns(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    container: str,
+    workers: int,
+) -> None:
+    """OpenOrca, MetaMathQA, GSM8K and the like name their fields their own way (question,
+    response, system_prompt): with no way to map a JSON file's keys, every record was refused.
+    The mapping of CSV columns now maps them, in the process that parses JSONL lines too."""
+    records = [
+        {"system_prompt": "Be brief.", "question": f"Q{i} about quokkas?", "response": f"A{i}"}
+        for i in range(30)
+    ]
+    records[7]["instruction"] = "a field the mapping would overwrite"
+    path = write(tmp_path / f"orca.{container}", records, container)
+    columns = {"system_prompt": "system", "question": "instruction", "response": "output"}
+    options = ImportOptions(columns=columns, batch_size=10, workers=workers)
+    report, fmt = import_file(make_session, dataset_id, path, options, LIMITS)
+    assert fmt == "alpaca"
+    assert (report.created, report.rejected) == (29, 1)
+    unit = "line" if container == "jsonl" else "record"
+    assert [(p.number, p.reason) for p in report.errors] == [
+        (8, f"{unit} 8: columns: 'question' goes to 'instruction', which the record has already")
+    ]
+    with make_session() as session:
+        first = session.scalars(
+            select(Example).where(Example.dataset_id == dataset_id).order_by(Example.id)
+        ).first()
+        assert first is not None
+        assert [(m["role"], m["content"]) for m in first.messages] == [
+            ("system", "Be brief."),
+            ("user", "Q0 about quokkas?"),
+            ("assistant", "A0"),
+        ]
+        assert set(first.meta) <= {"_layout"}  # every key was mapped: none is left over
+
+
 def import_into_new_dataset(
     make_session: sessionmaker[Session], path: Path, workers: int
 ) -> tuple[IngestReport, str | None, int]:
