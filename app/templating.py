@@ -22,8 +22,13 @@ from app.config import PROJECT_ROOT
 # --- Markdown -------------------------------------------------------------------------------
 
 # CommonMark with raw HTML off (it shows as text), plus GFM tables and strikethrough, which
-# instruction data uses a lot. The output still goes through nh3: markdown-it is not a sanitiser.
-_markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+# instruction data uses a lot, and every line break kept (`breaks`): in a prompt a single line
+# break means something (Alpaca's instruction and input, options on lines of their own), and
+# CommonMark would run such lines together. The output still goes through nh3: markdown-it is
+# not a sanitiser.
+_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
+    ["table", "strikethrough"]
+)
 
 
 def _image_as_link(

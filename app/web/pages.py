@@ -107,6 +107,7 @@ def example_page(
         "example": example,
         "turns": presenters.turns(example.messages),
         "alternatives": presenters.alternatives(example),
+        "metadata": presenters.metadata(example),
         "prev_id": prev_id,
         "next_id": next_id,
         "json_url": f"/api/v1/datasets/{slug}/examples/{example.id}",

@@ -3,10 +3,13 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.formats.fields import LAYOUT
 from app.models import Example
 
-# Message keys shown by the turn itself; every other key is listed as an extra.
-_SHOWN_KEYS = frozenset({"role", "content", "tool_calls"})
+# Message keys shown by the turn itself, or kept only so that an export writes the message as
+# its source had it (a null or an empty content beside tool calls); every other key is listed
+# as an extra.
+_SHOWN_KEYS = frozenset({"role", "content", "tool_calls", "content_null", "content_empty"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ def turns(messages: list[dict[str, Any]] | None) -> list[Turn]:
             )
         )
     return result
+
+
+def metadata(example: Example) -> dict[str, Any]:
+    """The metadata a person reads: the source's unmapped fields, without the layout hints
+    the format modules keep for writing the record back as it came."""
+    return {key: value for key, value in (example.meta or {}).items() if key != LAYOUT}
 
 
 def _order(alternative: dict[str, Any]) -> tuple[int, float]:

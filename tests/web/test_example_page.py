@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.canonical import CanonicalExample
+from app.formats import parse_record
 from app.models import Example
 from tests.factories import chat, make_dataset, store
 from tests.web.html import attr, classes, one, parse, pre_text
@@ -134,6 +135,31 @@ def test_tools_are_collapsed_and_metadata_is_a_table(client: TestClient, session
     assert attr(one(soup, ".page-actions a.json-link"), "href") == (
         f"/api/v1/datasets/chat/examples/{example_id}"
     )
+
+
+def test_layout_hints_are_not_shown(client: TestClient, session: Session) -> None:
+    """Every imported example showed a metadata row '_layout {"format": ...}' and a tool call
+    turn a chip 'content_empty true': what the format modules keep to write the record back
+    as it came, not data a reviewer reads."""
+    ds = make_dataset(session, "hints")
+    record = {
+        "messages": [
+            {"role": "user", "content": "Ping?"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function",
+                "function": {"name": "ping", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "pong"},
+        ],
+        "source": "probe",
+    }  # fmt: skip
+    parsed = parse_record(record, "openai")
+    assert "_layout" in parsed.metadata or parsed.messages[1].model_extra
+    (example_id,) = store(session, ds, parsed).created
+    soup = parse(client.get(f"/datasets/hints/examples/{example_id}"))
+    rows = [one(tr, "th").get_text() for tr in soup.select(".metadata tr")]
+    assert rows == ["source"]
+    assert one(soup, "#metadata-heading .count").get_text() == "1"
+    page = soup.get_text()
+    assert "content_empty" not in page and "_layout" not in page
 
 
 def test_preference_pair_shows_chosen_then_rejected_columns(

@@ -24,6 +24,15 @@ def test_markdown_renders_commonmark_and_tables() -> None:
     assert soup.select("[style]") == []
 
 
+def test_markdown_keeps_single_line_breaks() -> None:
+    """Alpaca's instruction and input are joined by one line break, and prompts put options
+    on lines of their own; CommonMark ran them into one line ('... interrogative Do you')."""
+    soup = _soup(markdown("Classify this sentence.\nDo you agree?\n(A) yes\n(B) no"))
+    paragraph = one(soup, "p")
+    assert len(paragraph.find_all("br")) == 3
+    assert paragraph.get_text() == "Classify this sentence.\nDo you agree?\n(A) yes\n(B) no"
+
+
 def test_markdown_shows_raw_html_as_text() -> None:
     source = "<script>alert(1)</script> <img src=x onerror=alert(1)> </script>"
     soup = _soup(markdown(source))
