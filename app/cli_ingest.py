@@ -65,7 +65,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.get(k, 0)} {k}"
         for k in ("received", "created", "updated", "unchanged", "duplicates", "rejected")
     )
-    print(f"import #{job_id} {job.status} (format {job.format}): {counts}")
+    shown = f" (format {job.format})" if job.format else ""
+    print(f"import #{job_id} {job.status}{shown}: {counts}")
     if job.error:
         print(f"sift import: {job.error}", file=sys.stderr)
     return 0 if job.status == "succeeded" else 1

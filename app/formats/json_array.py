@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from app.formats import FormatError
 from app.formats.fields import kind
 from app.formats.records import BadRecord, Record
 
@@ -95,13 +96,21 @@ class _Buffer:
             self.pos = 0
 
 
+_REST = "the rest of the file cannot be read"
+
+
 def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
-    """Yield each element of the array as a Record (or a BadRecord), numbered from 1."""
+    """Yield each element of the array as a Record (or a BadRecord), numbered from 1.
+
+    An element that is not valid JSON leaves no way to tell where the next one starts: that
+    is a FormatError, raised after the records before it, so that an import of the file
+    fails saying where it broke (it had passed as a success with one bad record, the rest of
+    the file silently unread). So is a file that is not an array, or ends inside it."""
     buffer = _Buffer(stream)
     first = buffer.peek()
     if first != "[":
         if first:
-            yield BadRecord(0, f"{buffer.where(buffer.pos)}: expected a JSON array '['")
+            raise FormatError(f"{buffer.where(buffer.pos)}: expected a JSON array '['")
         return
     buffer.pos += 1
     if buffer.peek() == "]":
@@ -112,24 +121,22 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
         buffer.drop_read()
         if not buffer.peek():
             where = buffer.where(buffer.pos)
-            yield BadRecord(number, f"record {number}, {where}: the file ends inside the array")
-            return
+            raise FormatError(f"record {number}, {where}: the file ends inside the array")
         start = buffer.pos
         try:
             value, buffer.pos = buffer.value()
         except _Invalid as exc:
-            yield BadRecord(number, f"record {number}, {exc}; the rest of the file was not read")
-            return
+            raise FormatError(f"record {number}, {exc}; {_REST}") from None
         yield _checked(number, value, buffer, start)
         after = buffer.peek()
         buffer.pos += 1
         if after == "]":
             return
         if after != ",":
-            problem = "expected ',' or ']'" if after else "the file ends inside the array"
             where = buffer.where(buffer.pos - 1)
-            yield BadRecord(number + 1, f"record {number + 1}, {where}: {problem}")
-            return
+            if not after:
+                raise FormatError(f"record {number + 1}, {where}: the file ends inside the array")
+            raise FormatError(f"record {number + 1}, {where}: expected ',' or ']'; {_REST}")
 
 
 def _checked(number: int, value: Any, buffer: _Buffer, start: int) -> Record | BadRecord:

@@ -96,7 +96,12 @@ def parse_import_options(
 
 
 class ImportFailed(Exception):
-    """The file could not be read at all (unknown format, corrupt compression, ...)."""
+    """The file could not be read (unknown format, corrupt compression, a JSON array broken
+    part-way, ...); `fmt` is the format its records were read in, when that was known."""
+
+    def __init__(self, message: str, fmt: str | None = None) -> None:
+        super().__init__(message)
+        self.fmt = fmt
 
 
 def _worker_init() -> None:
@@ -271,7 +276,7 @@ def import_file(
         except FormatError as exc:
             if options.atomic:
                 session.rollback()
-            raise ImportFailed(str(exc)) from None
+            raise ImportFailed(str(exc), fmt_holder[0] if fmt_holder else options.fmt) from None
         finally:
             if executor is not None:
                 executor.shutdown(cancel_futures=True)

@@ -33,6 +33,16 @@ ANALYZE_AFTER = 10_000
 STALE_AFTER = timedelta(seconds=60)
 
 
+def _what_was_kept(report: IngestReport, atomic: bool) -> str:
+    if atomic or not report.created + report.updated:
+        return "nothing was stored"
+    stored = report.created + report.updated
+    return (
+        f"the {stored:,} example{'' if stored == 1 else 's'} stored before that are kept, and"
+        " importing the file again once mended stores nothing twice"
+    )
+
+
 def create_job(
     session: Session,
     actor: User | None,
@@ -222,6 +232,7 @@ def run_job(
         )
     except (ImportFailed, OSError) as exc:
         status, error = JobStatus.failed.value, str(exc)
+        fmt = exc.fmt if isinstance(exc, ImportFailed) else fmt
     except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError):
         # The database went away (a restart, a failover, a lock held too long): the job stays
         # running and is run again from its last batch once its heartbeat is old.
@@ -249,7 +260,10 @@ def run_job(
         job.report = {**total.as_dict(), "stored": stored}
         if options.atomic and total.rejected:
             status = JobStatus.failed.value
-            error = f"{total.rejected} bad records; atomic import stored nothing"
+            bad = f"{total.rejected:,} bad record{'' if total.rejected == 1 else 's'}"
+            error = f"{bad}, and the import was all or nothing: nothing was stored"
+        elif stopped and error is not None and not error.startswith("the import stopped"):
+            error += "; " + _what_was_kept(total, options.atomic)
         job.status, job.error, job.format = status, error, fmt
         job.finished_at = job.heartbeat_at = utcnow()
         job.bytes_done = job.size_bytes if status == JobStatus.succeeded.value else job.bytes_done

@@ -86,10 +86,13 @@ def _items(request: PushRequest, max_items: int) -> list[Record | BadRecord]:
     else:
         read = read_records(io.BytesIO(request.body), container)
     items: list[Record | BadRecord] = []
-    for item in read:
-        items.append(item)
-        if len(items) > max_items:
-            raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
+    try:
+        for item in read:
+            items.append(item)
+            if len(items) > max_items:
+                raise PayloadTooLarge(f"body: more than {max_items} items; split the push")
+    except FormatError as exc:  # a JSON array broken part-way: the body is not JSON
+        raise InvalidInput("body", f"{exc}; nothing was stored") from None
     # One index space for the response: the item's 0-based position (NDJSON: its line - 1).
     return [
         Record(item.number - 1, item.data)

@@ -89,6 +89,21 @@ def test_ndjson_bad_lines_are_reported_and_good_ones_kept(
     assert count(session, ds) == 2
 
 
+def test_a_json_array_broken_part_way_is_refused_whole(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    """Past the broken element nothing says where the next one starts: the items before it
+    were stored and the body reported as one bad item, though the rest was never read."""
+    good = json.dumps([alpaca(i) for i in range(3)])
+    body = good[:-1] + ', {"instruction": "x" "output": "y"}, ' + json.dumps(alpaca(9)) + "]"
+    response = writer.post(URL, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["error"]
+    assert detail.startswith("body: record 4, line 1, column ") and "invalid JSON" in detail
+    assert detail.endswith("nothing was stored")
+    assert count(session, ds) == 0
+
+
 def test_mixed_formats_use_the_first_items_format(writer: TestClient, ds: Dataset) -> None:
     lines = [json.dumps(alpaca(0)), json.dumps({"messages": [{"role": "user", "content": "x"}]})]
     body = writer.post(URL, **ndjson(*lines)).json()

@@ -313,6 +313,31 @@ def make_job(make_session: sessionmaker[Session], dataset_id: int, path: Path) -
         return job.id
 
 
+def test_a_json_array_broken_part_way_fails_the_job_saying_what_was_kept(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """A JSON array with one broken element in the middle: the job 'succeeded', 100% read,
+    with one bad record, and the thousand records after it were never read."""
+    text = json.dumps([alpaca(i) for i in range(200)], indent=1)
+    broken = text.replace('"Task number 120"', '"Task number 120" oops', 1)
+    path = tmp_path / "broken.json"
+    path.write_text(broken)
+    job = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS)
+    assert job.status == "failed"
+    assert (job.error or "").startswith("record 121, line ")
+    assert "invalid JSON" in (job.error or "") and "the rest of the file cannot be read" in (
+        job.error or ""
+    )
+    # Batches of 50: the first two were stored before the broken one, and are kept.
+    assert (job.error or "").endswith(
+        "the 100 examples stored before that are kept, and importing the file again once"
+        " mended stores nothing twice"
+    )
+    assert job.report is not None and job.report["created"] == 100
+    assert job.format == "alpaca"  # as read before the break
+    assert stored(make_session, dataset_id) == 100
+
+
 def test_thread_runner_runs_and_resumes_cut_off_jobs(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:

@@ -239,12 +239,12 @@ def test_a_failed_job_shows_its_error(client: TestClient, session: Session, tmp_
         tmp_path,
         status="failed",
         bytes_done=800,
-        error="1 bad records; atomic import stored nothing",
+        error="1 bad record, and the import was all or nothing: nothing was stored",
         report=report,
         options={"columns": {}, "atomic": True},
     )
     soup = parse(client.get(f"{PAGE}/{job.id}"))
-    assert "atomic import stored nothing" in one(soup, ".job-error").get_text()
+    assert "nothing was stored" in one(soup, ".job-error").get_text()
     assert "and stored nothing" in one(soup, ".job-status-text").get_text()
     assert attr(one(soup, "#job progress"), "value") == "0.4000"
     assert one(soup, ".fact-atomic").get_text() == "yes"
