@@ -94,16 +94,31 @@ def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> S
     """Write a staged batch in the caller's transaction; items are reported by their index.
 
     The same content is never stored twice in a dataset; an item with a known external id
-    replaces that example's content. Within a batch, the first of two equal items wins.
+    replaces that example's content. Within a batch, the first of two equal items wins, and
+    an external id given again is applied after the item before it, as it would be in the
+    next batch or push: created then updated (or unchanged), whatever the batch size.
     """
     result = StoreResult()
+    pending = list(enumerate(rows))
+    while pending:
+        pending = _store_round(session, dataset, pending, result)
+    result.duplicates.sort()  # in the batch's order, whichever round found them
+    return result
+
+
+def _store_round(
+    session: Session, dataset: Dataset, rows: list[tuple[int, StagedRow]], result: StoreResult
+) -> list[tuple[int, StagedRow]]:
+    """Store the rows whose external id has not come up yet in this round; the others are
+    returned for the next round."""
     seen_hashes: set[str] = set()
     seen_ids: set[str] = set()
     kept: list[tuple[int, StagedRow]] = []
-    for index, row in enumerate(rows):
+    later: list[tuple[int, StagedRow]] = []
+    for index, row in rows:
         ext = row.external_id
         if ext is not None and ext in seen_ids:
-            result.duplicates.append((index, f"external_id {ext!r} repeats an earlier item"))
+            later.append((index, row))
         elif row.content_hash in seen_hashes:
             result.duplicates.append((index, "same content as an earlier item"))
         else:
@@ -123,7 +138,7 @@ def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> S
             result.unchanged.append(outcome.unchanged[ext])
         else:
             result.duplicates.append((index, "same content as an example already stored"))
-    return result
+    return later
 
 
 def store_examples(

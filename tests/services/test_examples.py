@@ -56,6 +56,37 @@ def test_external_id_with_same_content_is_unchanged(session: Session) -> None:
     assert example is not None and example.messages[0]["content"] == "Q2"
 
 
+def test_an_external_id_given_twice_in_a_batch_updates_as_across_batches(
+    session: Session,
+) -> None:
+    """The second item with an id was dropped as a duplicate ('repeats an earlier item') when
+    both fell in one batch, but updated the example when they fell in two: what a file did
+    hung on its batch size. Items now apply in order, as separate pushes would."""
+    ds = make_dataset(session)
+    result = store(
+        session,
+        ds,
+        chat("Q", "first answer", external_id="a"),
+        chat("Other", "B", external_id="b"),
+        chat("Q", "second answer", external_id="a"),
+        chat("Q", "second answer", external_id="a"),
+        chat("Q", "third answer", external_id="a"),
+    )
+    (a, _other) = result.created
+    assert result.updated == [a, a] and result.unchanged == [a] and result.duplicates == []
+    example = repositories.get_example(session, ds.id, a)
+    assert example is not None
+    assert (example.messages[1]["content"], example.version) == ("third answer", 3)
+    assert search_ids(session, ds.id, "third") == [a]
+    assert search_ids(session, ds.id, "first") == search_ids(session, ds.id, "second") == []
+    # A repeat may still not take another example's content.
+    clash = store(
+        session, ds, chat("New", "N", external_id="c"), chat("Other", "B", external_id="c")
+    )
+    assert len(clash.created) == 1
+    assert clash.duplicates == [(1, "same content as an example already stored")]
+
+
 def test_same_dataset_only(session: Session) -> None:
     one, two = make_dataset(session, "one"), make_dataset(session, "two")
     (a,) = store(session, one, chat("quokka facts", "They smile")).created
