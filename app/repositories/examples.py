@@ -460,6 +460,7 @@ def upsert_examples(
                     " WHERE target_id IS NOT NULL AND target_hash = content_hash"
                 )
             )
+            if ext not in updated  # the same content as far as duplicates go, but not as given
         }
     if not postgres:
         by_hash = {row.content_hash: row.fts for row in rows}
@@ -499,16 +500,25 @@ def _resolve_external_ids(session: Session, params: dict[str, Any]) -> None:
     )
 
 
+# What an update by external id compares to tell "unchanged" from "updated": everything it
+# was given, exactly. The content hash leaves out metadata and the text's outer whitespace and
+# Unicode form (it finds duplicates), so a push that only mends a trailing newline, a
+# metadata field or an accent's encoding matched the stored hash and changed nothing.
+_GIVEN = ("messages", "alternatives", "tools", "label", "metadata")
+
+
 def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool) -> dict[str, int]:
     assignments = ", ".join(f"{c} = s.{c}" for c in STAGE_COLUMNS if c != "external_id")
     if postgres:
         assignments += ", search_vector = s.search_vector"
+    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
+    changed = " OR ".join(f"examples.{c} {differs} s.{c}" for c in _GIVEN)
     result = session.execute(
         text(
             f"UPDATE examples SET {assignments}, version = examples.version + 1,"
             " updated_at = :now FROM sift_stage s"
-            " WHERE examples.id = s.target_id AND s.target_hash <> s.content_hash"
-            " AND NOT s.hash_taken"
+            " WHERE examples.id = s.target_id AND ((s.target_hash <> s.content_hash"
+            f" AND NOT s.hash_taken) OR (s.target_hash = s.content_hash AND ({changed})))"
             " RETURNING examples.external_id, examples.id"
         ),
         params,

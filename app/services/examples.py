@@ -100,17 +100,29 @@ def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> S
     """
     result = StoreResult()
     pending = list(enumerate(rows))
+    retried: set[int] = set()
     while pending:
-        pending = _store_round(session, dataset, pending, result)
+        pending = _store_round(session, dataset, pending, result, retried)
     result.duplicates.sort()  # in the batch's order, whichever round found them
     return result
 
 
 def _store_round(
-    session: Session, dataset: Dataset, rows: list[tuple[int, StagedRow]], result: StoreResult
+    session: Session,
+    dataset: Dataset,
+    rows: list[tuple[int, StagedRow]],
+    result: StoreResult,
+    retried: set[int],
 ) -> list[tuple[int, StagedRow]]:
     """Store the rows whose external id has not come up yet in this round; the others are
-    returned for the next round."""
+    returned for the next round.
+
+    So is, once, a row with an external id that was neither stored nor matched: another
+    transaction may have stored that id after this one looked it up (its insert then waited
+    for that one and did nothing), or the content it takes may belong to an example this
+    batch has just changed (a=X, b=Y, then a=W, b=X). Looked up again, the first is an
+    update and the second goes in; a row whose content another example holds is still a
+    duplicate."""
     seen_hashes: set[str] = set()
     seen_ids: set[str] = set()
     kept: list[tuple[int, StagedRow]] = []
@@ -136,9 +148,12 @@ def _store_round(
             result.updated.append(outcome.updated[ext])
         elif ext in outcome.unchanged:
             result.unchanged.append(outcome.unchanged[ext])
+        elif ext is not None and index not in retried:
+            retried.add(index)
+            later.append((index, row))
         else:
             result.duplicates.append((index, "same content as an example already stored"))
-    return later
+    return sorted(later, key=lambda pair: pair[0])
 
 
 def store_examples(

@@ -87,6 +87,52 @@ def test_an_external_id_given_twice_in_a_batch_updates_as_across_batches(
     assert clash.duplicates == [(1, "same content as an example already stored")]
 
 
+def test_an_update_by_external_id_compares_exactly_what_was_given(session: Session) -> None:
+    """The content hash ignores metadata, outer whitespace and the Unicode form (to find
+    duplicates), and an update that only changed those was reported 'unchanged' and stored
+    nothing: a mended trailing newline, a metadata field, an accent's encoding."""
+    ds = make_dataset(session)
+    (a,) = store(
+        session,
+        ds,
+        chat("Write code", "print(1)\n", external_id="r1", metadata={"category": "draft"}),
+    ).created
+    changes = [
+        chat("Write code", "print(1)", external_id="r1", metadata={"category": "draft"}),
+        chat("Write code", "print(1)", external_id="r1", metadata={"category": "final"}),
+        chat(
+            "Write code", "print(1) # cafe\u0301", external_id="r1", metadata={"category": "final"}
+        ),
+        chat(
+            "Write code", "print(1) # caf\u00e9", external_id="r1", metadata={"category": "final"}
+        ),
+    ]
+    for version, change in enumerate(changes, start=2):
+        assert store(session, ds, change).updated == [a]
+        session.expire_all()  # the update is SQL: the session's copy is stale
+        example = repositories.get_example(session, ds.id, a)
+        assert example is not None and example.version == version
+        assert example.messages[1]["content"] == change.messages[1].content
+        assert example.meta == change.metadata
+    assert store(session, ds, changes[-1]).unchanged == [a]
+
+
+def test_a_chain_of_updates_in_one_batch_goes_in(session: Session) -> None:
+    """a=X and b=Y stored, then [a=W, b=X]: b was refused, X being a's content when the batch
+    looked; in order, a gives X up first (as two pushes would)."""
+    ds = make_dataset(session)
+    a, b = store(
+        session, ds, chat("X", "x", external_id="a"), chat("Y", "y", external_id="b")
+    ).created
+    result = store(session, ds, chat("W", "w", external_id="a"), chat("X", "x", external_id="b"))
+    assert sorted(result.updated) == [a, b] and result.duplicates == []
+    contents = {
+        e: repositories.get_example(session, ds.id, e).messages[0]["content"]  # type: ignore[union-attr]
+        for e in (a, b)
+    }
+    assert contents == {a: "W", b: "X"}
+
+
 def test_same_dataset_only(session: Session) -> None:
     one, two = make_dataset(session, "one"), make_dataset(session, "two")
     (a,) = store(session, one, chat("quokka facts", "They smile")).created

@@ -477,6 +477,76 @@ def test_concurrent_batches_sharing_content_both_succeed(
     assert stored(make_session, dataset_id) == 2000
 
 
+def test_a_writer_that_loses_the_race_for_a_new_external_id_updates_it(
+    backend: str, make_session: sessionmaker[Session], dataset_id: int
+) -> None:
+    """Two pushes naming the same new ids: the second looked them up before the first
+    committed, so its insert waited, did nothing, and every item was reported 'same content
+    as an example already stored' though no example held it: its content was lost. Now the
+    loser looks the ids up again and updates them, as a later push would."""
+    import threading
+
+    from app.db import commit_retrying
+    from app.services.examples import stage_examples, store_staged
+    from tests.factories import chat
+
+    def items(tag: str) -> list[Any]:
+        # A stored id in the batch sends it through the staging table (lookup, then insert).
+        seed = chat(f"seed {tag}", "seed answer", external_id="seed")
+        return [seed] + [chat(f"{tag} {i}", "answer", external_id=f"n{i}") for i in range(50)]
+
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        store_staged(
+            session,
+            dataset,
+            stage_examples([chat("seed", "x", external_id="seed")], backend == "postgres"),
+        )
+        session.commit()
+    first_looked_up = threading.Event()
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def write(tag: str, hold: bool) -> None:
+        try:
+            with make_session() as session:
+                dataset = session.get_one(Dataset, dataset_id)
+                staged = stage_examples(items(tag), backend == "postgres")
+                if hold:  # store, then wait before committing while the other one runs
+                    results[tag] = store_staged(session, dataset, staged)
+                    first_looked_up.set()
+                    time.sleep(1.5)
+                    session.commit()
+                else:
+                    first_looked_up.wait(10)
+                    results[tag] = commit_retrying(
+                        session, lambda: store_staged(session, dataset, staged)
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=("alpha", True)),
+        threading.Thread(target=write, args=("beta", False)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(results["alpha"].created) == 50
+    beta = results["beta"]
+    assert beta.duplicates == [] and len(beta.updated) == 51
+    with make_session() as session:
+        rows = session.execute(
+            select(Example.messages, Example.version).where(
+                Example.dataset_id == dataset_id, Example.external_id.like("n%")
+            )
+        ).all()
+    assert len(rows) == 50
+    assert {(m[0]["content"].split()[0], v) for m, v in rows} == {("beta", 2)}
+
+
 def test_a_large_job_refreshes_the_planner_statistics(
     backend: str,
     make_session: sessionmaker[Session],
