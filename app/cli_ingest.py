@@ -1,10 +1,13 @@
 """`sift import` and `sift worker`: file imports from the command line, and the job worker."""
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from app.config import Settings
 
@@ -31,7 +34,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     )
     with session_scope(settings) as session:
         dataset = datasets.get_dataset(session, args.dataset)
-        job = jobs.create_job(session, None, dataset, path.name, path, options)
+        job = jobs.create_job(session, None, dataset, path.name, path, options, origin="cli")
         session.commit()
         job_id = job.id
     engine = make_engine(settings.database_url)
@@ -48,8 +51,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         bar.update(done - bar.n)
         bar.set_postfix(created=report.created, dup=report.duplicates, bad=report.rejected)
 
+    make_session = make_sessionmaker(engine)
+    stop = _stop_on_signals(bar)
     try:
-        job = jobs.run_job(make_sessionmaker(engine), job_id, Limits.of(settings), progress)
+        job = jobs.run_job(make_session, job_id, Limits.of(settings), progress, stop=stop)
+        if stop.is_set() and job.status == "queued":
+            # Stopped between batches: the job is the user's to finish, by importing again.
+            job = jobs.interrupted(make_session, job_id, "stopped (Ctrl-C or SIGTERM)")
     finally:
         bar.close()
         engine.dispose()
@@ -69,7 +77,30 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"import #{job_id} {job.status}{shown}: {counts}")
     if job.error:
         print(f"sift import: {job.error}", file=sys.stderr)
+    if stop.is_set() and job.status != "succeeded":
+        return 130
     return 0 if job.status == "succeeded" else 1
+
+
+def _stop_on_signals(bar: Any) -> threading.Event:
+    """Ctrl-C (or SIGTERM: kill, a container stopping) stops the import after the batch under
+    way, which is stored whole; a second one quits at once (the batch is rolled back, and the
+    job is marked failed when a worker next looks). Interrupting a database call part-way
+    left its connection unusable for saying what had happened."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        bar.write(
+            "sift import: stopping after the batch under way (Ctrl-C again to quit at once)",
+            file=sys.stderr,
+        )
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

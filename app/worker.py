@@ -39,16 +39,20 @@ class JobRunner(Protocol):
     def stop(self) -> None: ...
 
 
-def _run(make_session: sessionmaker[Session], job_id: int, limits: Limits) -> None:
+def _run(
+    make_session: sessionmaker[Session], job_id: int, limits: Limits, stop: threading.Event
+) -> None:
     try:
-        jobs.run_job(make_session, job_id, limits)
+        jobs.run_job(make_session, job_id, limits, stop=stop)
     except Exception:  # a job's failure must not stop the worker
         log.exception("import job %s failed", job_id)
 
 
 def _stale(make_session: sessionmaker[Session]) -> list[int]:
     with make_session() as session:
-        return jobs.jobs_to_resume(session)
+        found = jobs.jobs_to_resume(session)
+        session.commit()  # `sift import` jobs whose process is gone are marked failed
+        return found
 
 
 class ThreadRunner:
@@ -59,6 +63,7 @@ class ThreadRunner:
     ) -> None:
         self.make_session, self.limits, self.run_worker = make_session, limits, run_worker
         self.queue: queue.Queue[int | None] = queue.Queue()
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="sift-jobs", daemon=True)
 
     def start(self) -> None:
@@ -72,8 +77,10 @@ class ThreadRunner:
             self.queue.put(job_id)
 
     def stop(self) -> None:
-        """Let the current job finish its batch, then stop."""
+        """Let the current job finish its batch (it is queued again, to be resumed at the next
+        start), then stop."""
         if self.thread.is_alive():
+            self.stopping.set()
             self.queue.put(None)
             self.thread.join(timeout=30)
 
@@ -87,9 +94,9 @@ class ThreadRunner:
                 for stale in _stale(self.make_session):
                     self.queue.put(stale)
                 continue
-            if item is None:
+            if item is None or self.stopping.is_set():
                 return
-            _run(self.make_session, item, self.limits)
+            _run(self.make_session, item, self.limits, self.stopping)
 
 
 def _conninfo(database_url: str) -> str:
@@ -117,9 +124,11 @@ class QueueRunner:
         self.opened = False
         self.worker_app = App(connector=PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4))
 
+        self.stopping = threading.Event()
+
         @self.worker_app.task(name=TASK_NAME, queue=QUEUE)
         def run_import(job_id: int) -> None:
-            _run(self.make_session, job_id, self.limits)
+            _run(self.make_session, job_id, self.limits, self.stopping)
 
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[None] | None = None
@@ -147,7 +156,9 @@ class QueueRunner:
             task.defer(job_id=job_id)
 
     def stop(self) -> None:
-        """Stop the worker (after the current job's batch) and close the queue."""
+        """Stop the worker (after the current job's batch: the job is queued again for a
+        worker to resume) and close the queue."""
+        self.stopping.set()
         if self.loop is not None and self.task is not None:
             self.loop.call_soon_threadsafe(self.task.cancel)
             self.thread.join(timeout=30)

@@ -12,7 +12,9 @@ and any bad record stores nothing.
 
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -95,6 +97,10 @@ def parse_import_options(
     )
 
 
+class ImportStopped(Exception):
+    """The import was asked to stop (its server is shutting down) and did, between batches."""
+
+
 class ImportFailed(Exception):
     """The file could not be read (unknown format, corrupt compression, a JSON array broken
     part-way, ...); `fmt` is the format its records were read in, when that was known."""
@@ -107,7 +113,19 @@ class ImportFailed(Exception):
 def _worker_init() -> None:
     from app.services.language import detect_language
 
+    # Ctrl-C is for the process that runs the import: it stops the import and the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A pool's workers outlived a server that was killed (they wait on their task queue):
+    # each exits once the process that started it is gone.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="sift-orphan", daemon=True).start()
     detect_language("warm up the language model once per worker")
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _executor(workers: int) -> Executor | None:
@@ -242,8 +260,11 @@ def import_file(
     resume_after: int = 0,
     on_batch: BatchHook | None = None,
     progress: Callable[[int, IngestReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[IngestReport, str | None]:
-    """Import a file into a dataset; returns the report and the format that was used."""
+    """Import a file into a dataset; returns the report and the format that was used. When
+    `should_stop` says so after a batch, ImportStopped is raised: the batches committed so
+    far stay (an all-or-nothing import keeps none)."""
     report = IngestReport()
     fmt_holder: list[str | None] = []
     size = path.stat().st_size
@@ -273,6 +294,9 @@ def import_file(
                     report.merge(commit_retrying(session, store))
                 if progress is not None:
                     progress(done, report)
+                if should_stop is not None and should_stop():
+                    session.rollback()  # an all-or-nothing import's batches so far
+                    raise ImportStopped
         except FormatError as exc:
             if options.atomic:
                 session.rollback()

@@ -3,6 +3,7 @@
 import logging
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from app.models import Dataset, ImportJob, JobStatus, User
 from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
-from app.services.imports import ImportFailed, ImportOptions, import_file
+from app.services.imports import ImportFailed, ImportOptions, ImportStopped, import_file
 from app.services.ingest import COUNTS, IngestReport, Limits
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,14 @@ STALE_AFTER = timedelta(seconds=60)
 
 
 def _what_was_kept(report: IngestReport, atomic: bool) -> str:
-    if atomic or not report.created + report.updated:
-        return "nothing was stored"
+    """What a run that stopped part-way left stored, in words."""
     stored = report.created + report.updated
-    return (
-        f"the {stored:,} example{'' if stored == 1 else 's'} stored before that are kept, and"
-        " importing the file again once mended stores nothing twice"
-    )
+    if atomic or not stored:
+        return "nothing was stored"
+    return f"the {stored:,} example{'' if stored == 1 else 's'} stored before that are kept"
+
+
+_AGAIN = "importing the file again stores nothing twice"
 
 
 def create_job(
@@ -50,8 +52,11 @@ def create_job(
     filename: str,
     path: Path,
     options: ImportOptions,
+    origin: str = "web",
 ) -> ImportJob:
-    """Stage a queued import job for a file already saved at `path`."""
+    """Stage a queued import job for a file already saved at `path`. A job of `sift import`
+    (origin "cli") belongs to that process: it is not resumed by a worker (see
+    jobs_to_resume)."""
     job = ImportJob(
         dataset_id=dataset.id,
         created_by_id=actor.id if actor else None,
@@ -65,6 +70,7 @@ def create_job(
             "atomic": options.atomic,
             "batch_size": options.batch_size,
             "workers": options.workers,
+            "origin": origin,
         },
         status=JobStatus.queued.value,
         report={},
@@ -174,10 +180,49 @@ def is_stale(job: ImportJob) -> bool:
     return job.status == JobStatus.running.value and (beat is None or utcnow() - beat > STALE_AFTER)
 
 
+CUT_OFF_CLI = (
+    "the sift import that ran it stopped (killed, or its machine went down); {kept}, and " + _AGAIN
+)
+
+
 def jobs_to_resume(session: Session) -> list[int]:
-    """Queued jobs and running ones whose worker stopped answering."""
-    ids = ingest_repo.unfinished_job_ids(session)
-    return [i for i in ids if (job := ingest_repo.get_job(session, i)) and is_stale(job)]
+    """Queued jobs and running ones whose worker stopped answering. A `sift import` whose
+    process is gone is not one: its user may have stopped it on purpose, and would not want
+    a server to finish it behind their back; it is marked failed here (commit the session)."""
+    found = []
+    for job_id in ingest_repo.unfinished_job_ids(session):
+        job = ingest_repo.get_job(session, job_id)
+        if job is None or not is_stale(job):
+            continue
+        if job.options.get("origin") != "cli":
+            found.append(job_id)
+        elif job.status == JobStatus.running.value or utcnow() - job.created_at > STALE_AFTER:
+            kept = _what_was_kept(IngestReport.from_dict(job.report or {}), _options(job).atomic)
+            stop_job(job, JobStatus.failed, CUT_OFF_CLI.format(kept=kept))
+    return found
+
+
+def stop_job(job: ImportJob, status: JobStatus, error: str | None) -> None:
+    """Leave a job that did not run to its end: failed with `error`, or queued again to be
+    resumed from its last batch. Its report is what its committed batches saved."""
+    job.status, job.error = status.value, error
+    if status == JobStatus.failed:
+        job.finished_at = job.heartbeat_at = utcnow()
+        if job.options.get("atomic"):
+            job.report = {**(job.report or {}), "stored": False}
+    else:  # queued: taken again at once by the next worker (the heartbeat is not waited out)
+        job.heartbeat_at = None
+
+
+def interrupted(make_session: sessionmaker[Session], job_id: int, why: str) -> ImportJob:
+    """Mark a job whose process was told to stop (Ctrl-C) failed, saying what it kept."""
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        if job.status in (JobStatus.queued.value, JobStatus.running.value):
+            kept = _what_was_kept(IngestReport.from_dict(job.report or {}), _options(job).atomic)
+            stop_job(job, JobStatus.failed, f"{why}; {kept}, and {_AGAIN}")
+            session.commit()
+        return job
 
 
 def run_job(
@@ -185,8 +230,11 @@ def run_job(
     job_id: int,
     limits: Limits,
     progress: Callable[[int, IngestReport], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ImportJob:
-    """Run (or resume) an import job to the end; progress is saved with every batch."""
+    """Run (or resume) an import job to the end; progress is saved with every batch. When
+    `stop` is set (the server is shutting down), the job stops after the batch it is on and
+    is queued again, for the next worker to resume at once."""
     with make_session() as session:
         job = ingest_repo.get_job(session, job_id)
         if job is None:
@@ -229,7 +277,14 @@ def run_job(
             resume_after=resume_after,
             on_batch=save_progress,
             progress=beat,
+            should_stop=stop.is_set if stop is not None else None,
         )
+    except ImportStopped:
+        with make_session() as session:
+            job = session.get_one(ImportJob, job_id)
+            stop_job(job, JobStatus.queued, None)
+            session.commit()
+            return job
     except (ImportFailed, OSError) as exc:
         status, error = JobStatus.failed.value, str(exc)
         fmt = exc.fmt if isinstance(exc, ImportFailed) else fmt
@@ -245,7 +300,7 @@ def run_job(
         kept = "it stored nothing" if options.atomic else "what it stored is kept"
         error = (
             f"the import stopped on an unexpected error ({type(exc).__name__}: {exc}); {kept}, "
-            "and importing the file again stores nothing twice"
+            f"and {_AGAIN}"
         )
     stopped = status == JobStatus.failed.value  # part-way: `report` holds nothing of this run
     with make_session() as session:
@@ -263,7 +318,8 @@ def run_job(
             bad = f"{total.rejected:,} bad record{'' if total.rejected == 1 else 's'}"
             error = f"{bad}, and the import was all or nothing: nothing was stored"
         elif stopped and error is not None and not error.startswith("the import stopped"):
-            error += "; " + _what_was_kept(total, options.atomic)
+            kept = _what_was_kept(total, options.atomic)
+            error += f"; {kept}; once the file is mended, importing it again stores nothing twice"
         job.status, job.error, job.format = status, error, fmt
         job.finished_at = job.heartbeat_at = utcnow()
         job.bytes_done = job.size_bytes if status == JobStatus.succeeded.value else job.bytes_done

@@ -330,8 +330,8 @@ def test_a_json_array_broken_part_way_fails_the_job_saying_what_was_kept(
     )
     # Batches of 50: the first two were stored before the broken one, and are kept.
     assert (job.error or "").endswith(
-        "the 100 examples stored before that are kept, and importing the file again once"
-        " mended stores nothing twice"
+        "the 100 examples stored before that are kept; once the file is mended, importing it"
+        " again stores nothing twice"
     )
     assert job.report is not None and job.report["created"] == 100
     assert job.format == "alpaca"  # as read before the break
@@ -435,6 +435,88 @@ def test_killed_import_keeps_whole_batches_and_reruns_without_duplicates(
     assert done.returncode == 0, done.stderr
     assert stored(make_session, dataset_id) == 6000
     assert f"{cut} duplicates" in done.stdout
+
+
+def test_ctrl_c_stops_sift_import_for_good(
+    imports_engine: Engine, make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Ctrl-C left the job 'running', and a server finished it a minute later behind the
+    user's back (who may have picked the wrong dataset). Now the job fails saying what it
+    kept, and no worker resumes it."""
+    records = [alpaca(i) | {"output": f"Done {i} " + "lorem ipsum " * 40} for i in range(6000)]
+    path = write(tmp_path / "big.jsonl", records, "jsonl")
+    with make_session() as session:
+        slug = session.get_one(Dataset, dataset_id).slug
+    env = {**os.environ, "SIFT_DATABASE_URL": imports_engine.url.render_as_string(False)}
+    cmd = [sys.executable, "-m", "app", "import", str(path), "--dataset", slug,
+           "--batch-size", "100", "--workers", "1", "--quiet"]  # fmt: skip
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while stored(make_session, dataset_id) < 300 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err.decode()[-3000:]
+    cut = stored(make_session, dataset_id)
+    assert 0 < cut < 6000 and cut % 100 == 0
+    assert b"Traceback" not in err
+    assert f"the {cut:,} examples stored before that are kept".encode() in err
+    with make_session() as session:
+        job = session.scalars(
+            select(ImportJob)
+            .where(ImportJob.dataset_id == dataset_id)
+            .order_by(ImportJob.id.desc())
+        ).first()
+        assert job is not None and job.status == "failed" and job.options["origin"] == "cli"
+        assert (job.error or "").startswith("stopped (Ctrl-C or SIGTERM)")
+        assert job.report is not None and job.report["created"] == cut
+        assert job.id not in jobs.jobs_to_resume(session)
+
+
+def test_a_sift_import_whose_process_died_is_failed_not_resumed(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "cli.jsonl", [alpaca(i) for i in range(10)], "jsonl")
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        cli = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
+        web = jobs.create_job(session, None, dataset, path.name, path, ImportOptions())
+        fresh = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
+        long_ago = utcnow() - timedelta(minutes=5)
+        for job in (cli, web):  # as if killed while running, five minutes ago
+            job.status, job.started_at, job.heartbeat_at = "running", long_ago, long_ago
+        session.commit()
+        assert jobs.jobs_to_resume(session) == [web.id]  # `fresh` is about to be claimed
+        session.commit()
+        assert session.get_one(ImportJob, cli.id).status == "failed"
+        error = session.get_one(ImportJob, cli.id).error or ""
+        assert (
+            error.startswith("the sift import that ran it stopped")
+            and "nothing was stored" in error
+        )
+        assert session.get_one(ImportJob, fresh.id).status == "queued"
+
+
+def test_a_server_shutting_down_stops_its_job_between_batches_for_the_next_start(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """The server's shutdown waited 30 s while the import ran on, then left it 'running' for
+    a minute after the restart. The job now stops after the batch it is on, queued to be
+    resumed at once by the next worker, which stores the rest."""
+    import threading
+
+    path = write(tmp_path / "stop.jsonl", [alpaca(i) for i in range(200)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)  # batches of 50
+    stop = threading.Event()
+    stop.set()  # already asked: it stops after its first batch
+    job = jobs.run_job(make_session, job_id, LIMITS, stop=stop)
+    assert (job.status, job.resume_after, job.error) == ("queued", 50, None)
+    assert stored(make_session, dataset_id) == 50
+    with make_session() as session:
+        assert jobs.jobs_to_resume(session) == [job_id]
+    job = jobs.run_job(make_session, job_id, LIMITS)
+    assert job.status == "succeeded" and job.report is not None
+    assert job.report["created"] == 200 and stored(make_session, dataset_id) == 200
 
 
 def test_concurrent_batches_sharing_content_both_succeed(

@@ -120,6 +120,7 @@ def test_posting_a_file_starts_a_job_and_goes_to_its_page(
         "atomic": True,
         "batch_size": 2000,
         "workers": None,  # one per core but one, for a large file
+        "origin": "web",  # a worker may resume it (not a `sift import`)
     }
     assert [p.read_bytes() for p in Path(app.state.settings.uploads).iterdir()] == [LINES]
 
