@@ -107,20 +107,43 @@ def tools_list(record: dict[str, Any], key: str, used: set[str], path: str) -> l
     return value
 
 
+_LABEL_TEXT = {"true": True, "false": False}
+
+
 def label_of(record: dict[str, Any], used: set[str]) -> bool | None:
-    """A KTO `label` when it is a boolean; any other label stays in metadata."""
+    """A KTO `label`: a boolean, or the text true or false (any case), which is what a CSV
+    or Parquet string column holds; any other label stays in metadata."""
     value = record.get("label")
+    if isinstance(value, str):
+        value = _LABEL_TEXT.get(value.strip().lower(), value)
     if type(value) is not bool:
         return None
     used.add("label")
     return value
 
 
+def label_out(example: CanonicalExample) -> Any:
+    """The label as the source wrote it: its text when it came as text."""
+    text = example.metadata.get(LAYOUT, {}).get("label_text")
+    if isinstance(text, str) and _LABEL_TEXT.get(text.strip().lower()) is example.label:
+        return text
+    return example.label
+
+
 def external_id(record: dict[str, Any], used: set[str]) -> str | None:
-    """The record's `id` when it is a string of at most 200 characters (else it stays metadata)."""
+    """The record's `id`, as text: a string, or a whole number (written back as one). An empty
+    or null id is no id (it stays in metadata); another kind of value, or one of more than
+    200 characters, is an error: an item that named an example would otherwise be stored as
+    a new one, over and over."""
     value = record.get(ID_KEY)
-    if type(value) is not str or len(value) > MAX_ID_CHARS:
+    if value is None or value == "":
         return None
+    if type(value) is int:
+        value = str(value)
+    elif type(value) is not str:
+        raise FormatError(f"{ID_KEY}: expected a string or a whole number, got {kind(value)}")
+    if len(value) > MAX_ID_CHARS:
+        raise FormatError(f"{ID_KEY}: {len(value)} characters, more than {MAX_ID_CHARS}")
     used.add(ID_KEY)
     return value
 
@@ -141,8 +164,14 @@ def example(
     metadata = {key: value for key, value in record.items() if key not in used}
     if extra:
         metadata.update(extra)
-    if hints:
-        metadata[LAYOUT] = {"format": fmt, **hints}
+    # How the id and the label were written, for any format to write them back so.
+    shapes: dict[str, Any] = {}
+    if ID_KEY in used and type(record[ID_KEY]) is int:
+        shapes["id_int"] = True
+    if "label" in used and isinstance(record["label"], str):
+        shapes["label_text"] = record["label"]
+    if hints or shapes:
+        metadata[LAYOUT] = {"format": fmt, **(hints or {}), **shapes}
     try:
         return CanonicalExample(messages=messages, metadata=metadata, **fields)
     except ValidationError as exc:
@@ -160,8 +189,10 @@ def layout(example: CanonicalExample, fmt: str) -> dict[str, Any]:
 def unmapped(example: CanonicalExample) -> dict[str, Any]:
     """A new record holding the metadata fields, layout hints left out, plus the `id`."""
     out = {key: value for key, value in example.metadata.items() if key != LAYOUT}
-    if example.external_id is not None:
-        out[ID_KEY] = example.external_id
+    ext = example.external_id
+    if ext is not None:
+        as_int = example.metadata.get(LAYOUT, {}).get("id_int") and ext.lstrip("-").isdigit()
+        out[ID_KEY] = int(ext) if as_int else ext
     return out
 
 

@@ -86,5 +86,5 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
         if example.tools is not None:
             out["tools"] = example.tools
     if example.label is not None:
-        out["label"] = example.label
+        out["label"] = f.label_out(example)
     return out

@@ -180,7 +180,7 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
     if example.alternatives:
         out.update(_alternatives_out(example, turns_of))
     if example.label is not None:
-        out["label"] = example.label
+        out["label"] = f.label_out(example)
     return out
 
 

@@ -102,8 +102,7 @@ def test_errors_name_the_field(record: dict[str, Any], message: str) -> None:
         openai.parse(record)
 
 
-def test_long_ids_stay_in_metadata() -> None:
-    record = {**message_list(USER), "id": "x" * 201}
-    example = openai.parse(record)
-    assert example.external_id is None
-    assert openai.dump(example) == record
+def test_long_ids_are_an_error() -> None:
+    """An id of more than 200 characters stayed in metadata, so each push stored it anew."""
+    with pytest.raises(FormatError, match=r"^id: 201 characters, more than 200$"):
+        openai.parse({**message_list(USER), "id": "x" * 201})

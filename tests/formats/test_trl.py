@@ -130,3 +130,15 @@ def test_two_transcripts_as_text_share_their_beginning_as_the_prompt() -> None:
     # With no marker, the prompt ends at a word's end.
     words = trl.parse({"chosen": "Name a fruit: apple", "rejected": "Name a fruit: apricot"})
     assert words.messages[0].content == "Name a fruit:"
+
+
+def test_a_kto_label_given_as_text_is_the_label() -> None:
+    """A CSV or Parquet string column holds 'true'/'false': the label was left in metadata
+    and every undesirable completion became a plain example."""
+    for text, label in [("false", False), ("True", True), (" FALSE ", False)]:
+        record = {"prompt": "Is the sky green?", "completion": "Yes.", "label": text}
+        example = trl.parse(record)
+        assert example.label is label and set(example.metadata) <= {"_layout"}
+        assert trl.dump(example) == record
+    other = trl.parse({"prompt": "q", "completion": "a", "label": "maybe"})
+    assert other.label is None and other.metadata["label"] == "maybe"
