@@ -62,7 +62,7 @@ def push_examples(
     format: Annotated[
         str | None, Query(description="skip detection: alpaca, sharegpt, ...")
     ] = None,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> JSONResponse:
     """Store a batch of examples in one transaction; report created, updated, duplicate and
     rejected items (each rejected one with its index and reason)."""

@@ -105,7 +105,8 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
     An element that is not valid JSON leaves no way to tell where the next one starts: that
     is a FormatError, raised after the records before it, so that an import of the file
     fails saying where it broke (it had passed as a success with one bad record, the rest of
-    the file silently unread). So is a file that is not an array, or ends inside it."""
+    the file silently unread). So is a file that is not an array, ends inside it, or goes on
+    after it."""
     buffer = _Buffer(stream)
     first = buffer.peek()
     if first != "[":
@@ -131,6 +132,12 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
         after = buffer.peek()
         buffer.pos += 1
         if after == "]":
+            if buffer.peek():  # two arrays one after the other, say: the second was dropped
+                where = buffer.where(buffer.pos)
+                raise FormatError(
+                    f"{where}: more text after the array; a JSON file holds one"
+                    " array (JSONL holds one record a line)"
+                )
             return
         if after != ",":
             where = buffer.where(buffer.pos - 1)

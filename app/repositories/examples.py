@@ -76,7 +76,8 @@ def read_cursor(cursor: str) -> tuple[int, bool]:
         after, many = data["after"], data.get("many", False)
     except Exception as exc:
         raise ValueError("cursor is not valid") from exc
-    if not isinstance(after, int) or not 0 <= after < 2**63 or not isinstance(many, bool):
+    # type(), not isinstance: a bool is an int, and {"after": true} reached the query (a 500).
+    if type(after) is not int or not 0 <= after < 2**63 or not isinstance(many, bool):
         raise ValueError("cursor is not valid")
     return after, many
 

@@ -136,6 +136,10 @@ def test_idempotent_retry_returns_first_result_and_stores_nothing(
     other = writer.post(URL, json=[alpaca(3)], headers=headers)
     assert other.status_code == 422 and "Idempotency-Key" in other.json()["error"]
     assert count(session, ds) == 2
+    # An empty key was a key: every later push with one was refused as a different request.
+    empty = writer.post(URL, json=[alpaca(4)], headers={"Idempotency-Key": ""})
+    assert empty.status_code == 422 and "idempotency-key" in empty.json()["error"].lower()
+    assert count(session, ds) == 2
 
 
 DEEP = json.loads("[" * 40 + "]" * 40)

@@ -179,6 +179,8 @@ def test_bad_array_elements_are_reported_and_reading_goes_on() -> None:
         (b'[{"a": 1},\n {"a": 2', "record 2, line 2, column 9: invalid JSON"),
         (b'[{"a": 1} {"a": 2}]', "record 2, line 1, column 11: expected ',' or ']'"),
         (b'[{"a": 1},]', "record 2, line 1, column 11: invalid JSON"),
+        (b'[{"a": 1}]\n[{"a": 2}]', "line 2, column 1: more text after the array"),
+        (b'[{"a": 1}]]', "line 1, column 11: more text after the array"),
     ],
 )
 def test_a_broken_array_is_an_error_after_the_records_before_it(data: bytes, error: str) -> None:
