@@ -37,7 +37,8 @@ class Limits:
 
     max_messages: int = 1_000
     max_message_chars: int = 200_000
-    max_metadata_chars: int = 100_000
+    max_metadata_chars: int = 100_000  # also: a message's other fields, one by one; tools
+    max_example_chars: int = 2_000_000  # everything an example holds, together
     max_depth: int = MAX_DEPTH
 
     @classmethod
@@ -186,21 +187,45 @@ def _plainly_valid(value: Any, limit: int) -> bool:
 
 
 def _check_limits(example: CanonicalExample, limits: Limits) -> None:
+    """The documented size limits, each error naming the field. Beside the content, a
+    message's other fields (name, tool_calls, ...) and the tools were not limited at all: a
+    5 MB `name` went in, and one 59 MB example made a 74 MB page of the list API."""
+    field_limit = limits.max_metadata_chars
+    total = 0
     for path, messages in [("messages", example.messages)] + [
         (f"alternatives[{i}].messages", a.messages) for i, a in enumerate(example.alternatives)
     ]:
         if len(messages) > limits.max_messages:
             raise FormatError(f"{path}: {len(messages)} messages, more than {limits.max_messages}")
         for i, message in enumerate(messages):
+            total += len(message.content)
             if len(message.content) > limits.max_message_chars:
                 raise FormatError(
                     f"{path}[{i}].content: {len(message.content)} characters, more than "
                     f"{limits.max_message_chars}"
                 )
-    size = _json_chars(example.metadata, limits.max_metadata_chars)
-    if size > limits.max_metadata_chars:
+            for key, value in (message.model_extra or {}).items():
+                size = _json_chars(value, field_limit)
+                total += size
+                if size > field_limit:
+                    raise FormatError(
+                        f"{path}[{i}].{key}: {size} characters, more than {field_limit}"
+                    )
+    size = _json_chars(example.metadata, field_limit)
+    if size > field_limit:
         raise FormatError(
-            f"metadata: {size} characters of unmapped fields, more than {limits.max_metadata_chars}"
+            f"metadata: {size} characters of unmapped fields, more than {field_limit}"
+        )
+    total += size
+    if example.tools is not None:
+        size = _json_chars(example.tools, field_limit)
+        if size > field_limit:
+            raise FormatError(f"tools: {size} characters, more than {field_limit}")
+        total += size
+    if total > limits.max_example_chars:
+        raise FormatError(
+            f"record: {total} characters in all, more than {limits.max_example_chars} (a long"
+            " conversation may be split into several examples)"
         )
 
 

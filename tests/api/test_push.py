@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from typing import Any
 
 import pytest
@@ -160,7 +161,22 @@ BAD_ITEMS = [
         {"messages": [{"role": "user", "content": "x", "name": "\udc00"}]},
         "messages[0].name: is not",
     ),
-]
+    # A message's other fields and the tools are limited too (a 5 MB name went in).
+    (
+        {"messages": [{"role": "user", "content": "x", "name": "n" * 100_001}]},
+        "messages[0].name: 100003 characters, more than 100000",
+    ),
+    (
+        {"messages": [{"role": "assistant", "content": "", "tool_calls": [{"id": "c",
+            "type": "function", "function": {"name": "f", "arguments": "a" * 100_000}}]}]},
+        "messages[0].tool_calls: ",
+    ),
+    (
+        {"messages": [{"role": "user", "content": "x"}],
+         "tools": [{"type": "function", "function": {"name": "f", "description": "d" * 100_000}}]},
+        "tools: ",
+    ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("item", "reason"), BAD_ITEMS)
@@ -185,6 +201,22 @@ def test_bad_items_name_the_field(
     assert (body["created"], body["rejected"]) == (1, 1)
     assert body["errors"][0]["index"] == 1
     assert reason in body["errors"][0]["error"]
+
+
+def test_an_example_past_two_million_characters_in_all_is_refused(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    """Each message under its limit, the whole may still be too much for a page to show."""
+    turns = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"{i} " + "x" * 190_000}
+        for i in range(11)
+    ]
+    body = writer.post(URL, json=[{"messages": turns}, {"messages": turns[:2]}]).json()
+    assert (body["created"], body["rejected"]) == (1, 1)
+    assert re.match(
+        r"^record: 20900\d\d characters in all, more than 2000000", body["errors"][0]["error"]
+    )
+    assert count(session, ds) == 1
 
 
 def test_nan_and_infinity_are_rejected_by_field(
