@@ -159,7 +159,8 @@ def _detect_format(first: list[Item], options: ImportOptions) -> str | None:
     try:
         return detect_format(first, options.columns)
     except FormatError as exc:
-        raise ImportFailed(str(exc)) from None
+        hint = "name the format (sift import --format, or the upload form's Format)"
+        raise ImportFailed(f"{exc}; {hint}, or map the fields to one") from None
 
 
 def _prepared(

@@ -323,16 +323,26 @@ def store_prepared(session: Session, dataset: Dataset, batch: PreparedBatch) -> 
 
 
 def detect_format(items: Sequence[Item], columns: Mapping[str, str] | None = None) -> str | None:
-    """The format of the first readable record (its keys mapped by `columns`), or None when
-    there is none; a FormatError names that record when no format fits it."""
-    records = parse_lines(items, columns)
-    record = next((item for item in records if isinstance(item, Record)), None)
-    if record is None:
+    """The format of the first record one fits (its keys mapped by `columns`), or None when
+    no record was readable. A first record that fits none (say, its output left out) no
+    longer decides for the whole file: the next that fits does, and the first is reported
+    with the rest. When none fits, the FormatError names the first readable record."""
+    first: Record | None = None
+    for item in parse_lines(items, columns):
+        if not isinstance(item, Record):
+            continue
+        first = first or item
+        try:
+            return detect(item.data)
+        except FormatError:
+            continue
+    if first is None:
         return None
     try:
-        return detect(record.data)
+        detect(first.data)
     except FormatError as exc:
-        raise FormatError(f"could not tell the format from record {record.number}: {exc}") from None
+        raise FormatError(f"could not tell the format from record {first.number}: {exc}") from None
+    raise AssertionError("detect() took a record it had refused")
 
 
 def batched(records: Iterable[Item], size: int) -> Iterator[list[Item]]:

@@ -313,6 +313,21 @@ def make_job(make_session: sessionmaker[Session], dataset_id: int, path: Path) -
         return job.id
 
 
+def test_the_format_is_told_from_the_first_record_that_fits_one(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """A first record with its output left out failed the whole file: 'could not tell the
+    format from record 1'. It is now one bad record, and the file's format is the next's."""
+    records = [{"instruction": "no output"}] + [alpaca(i) for i in range(5)]
+    path = write(tmp_path / "first-bad.jsonl", records, "jsonl")
+    report, fmt = import_file(make_session, dataset_id, path, ImportOptions(), LIMITS)
+    assert fmt == "alpaca" and (report.created, report.rejected) == (5, 1)
+    assert report.errors[0].number == 1 and "output" in report.errors[0].reason
+    nothing = write(tmp_path / "none-fit.jsonl", [{"question": "q"}, {"answer": "a"}], "jsonl")
+    with pytest.raises(ImportFailed, match=r"^could not tell the format from record 1: .+; name"):
+        import_file(make_session, dataset_id, nothing, ImportOptions(), LIMITS)
+
+
 def test_a_json_array_broken_part_way_fails_the_job_saying_what_was_kept(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
