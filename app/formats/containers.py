@@ -363,6 +363,7 @@ def _iter_csv(
             raise FormatError(f"line 1: the header cannot be read ({exc})") from None
         if header is None:
             return
+        _check_mapped(columns, header)
         to_record = _row_builder([columns.get(name, name) for name in header])
         line = reader.line_num
         while True:
@@ -416,6 +417,17 @@ def nesting_clash(paths: Iterable[str]) -> str | None:
     return None
 
 
+def _check_mapped(columns: Mapping[str, str], names: list[str]) -> None:
+    """A mapping that names a column the file does not have was ignored without a word (a
+    typo, or the wrong file): its field was then missing from every record."""
+    missing = [source for source in columns if source not in names]
+    if missing:
+        shown = ", ".join(repr(name) for name in names[:20]) + (", ..." if len(names) > 20 else "")
+        which = "is not a column" if len(missing) == 1 else "are not columns"
+        listed = ", ".join(repr(name) for name in missing)
+        raise FormatError(f"columns: {listed} {which} of the file (it has {shown})")
+
+
 def _row_builder(paths: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
     """A function turning a row (list of cells) into a record, nesting dotted field paths."""
     clash = nesting_clash(paths)
@@ -465,6 +477,7 @@ def _parquet_rows(source: IO[bytes], columns: Mapping[str, str]) -> Iterator[Rec
 
 def _parquet_records(parquet: Any, columns: Mapping[str, str]) -> Iterator[Record | BadRecord]:
     schema = parquet.schema_arrow
+    _check_mapped(columns, schema.names)
     to_record = _row_builder([columns.get(name, name) for name in schema.names])
     # Columns of types JSON has no value for (timestamps, dates, decimals, binary, ...) are
     # made JSON values as they are read; the usual strings and numbers go through untouched.

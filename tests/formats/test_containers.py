@@ -358,6 +358,18 @@ def test_a_column_name_with_an_empty_part_is_one_field_named_as_it_is() -> None:
         list(read_records(io.BytesIO(b"x,y\n1,2\n"), "csv", columns={"x": "a..b", "y": "a..b"}))
 
 
+def test_a_mapped_column_the_file_lacks_is_an_error() -> None:
+    """`q=instruction` on a file whose column is 'question' was ignored without a word."""
+    data = b"question,answer,source\nq,a,s\n"
+    has = r"\(it has 'question', 'answer', 'source'\)"
+    with pytest.raises(FormatError, match=r"^columns: 'q' is not a column of the file " + has):
+        list(read_records(io.BytesIO(data), "csv", columns={"q": "instruction"}))
+    out = io.BytesIO()
+    pq.write_table(pa.table({"question": ["q"]}), out)
+    with pytest.raises(FormatError, match=r"^columns: 'q', 'a' are not columns of the file"):
+        list(read_records(io.BytesIO(out.getvalue()), "parquet", columns={"q": "x", "a": "y"}))
+
+
 def test_a_json_record_keys_are_mapped_and_nest_like_columns() -> None:
     records = [
         {"q": "hi", "msgs": [1], "keep": True},
