@@ -18,13 +18,33 @@
 
   // Forms marked data-swap-errors re-render in place with their error (422): htmx swaps only
   // 2xx responses unless told otherwise.
+  // The files chosen in such a form are chosen again in the form that replaces it: a browser
+  // never fills a file input from the page, and picking a large file twice is no fun.
+  var keptFiles = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     var source = detail.requestConfig && detail.requestConfig.elt;
     if (detail.xhr.status === 422 && source instanceof Element && source.closest("[data-swap-errors]")) {
       detail.shouldSwap = true;
       detail.isError = false;
+      var form = source.closest("form");
+      keptFiles = {};
+      if (form) {
+        form.querySelectorAll("input[type=file][name]").forEach(function (input) {
+          if (input.files && input.files.length) keptFiles[input.name] = input.files;
+        });
+      }
     }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!keptFiles) return;
+    Object.keys(keptFiles).forEach(function (name) {
+      var input = document.querySelector("form[data-swap-errors] input[type=file][name=\"" + CSS.escape(name) + "\"]");
+      if (input instanceof HTMLInputElement) input.files = keptFiles[name];
+    });
+    keptFiles = null;
+    var invalid = document.querySelector("form[data-swap-errors] [aria-invalid=true]");
+    if (invalid instanceof HTMLElement) invalid.focus();
   });
 
   // Upload progress: the form's <progress data-upload-progress> follows the bytes sent.

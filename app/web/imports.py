@@ -187,6 +187,9 @@ def _counts(report: dict[str, Any]) -> dict[str, int]:
     return {name: int(report.get(name, 0)) for name in COUNTS}
 
 
+FORM_FIELDS = frozenset({"file", "format", "container", "columns"})
+
+
 def _upload_context(
     dataset: Dataset, job_list: list[tuple[ImportJob, dict[str, int]]], **extra: Any
 ) -> dict[str, Any]:
@@ -201,6 +204,7 @@ def _upload_context(
         "json_url": f"/api/v1/datasets/{dataset.slug}/imports",
         "error": None,
         "error_field": None,
+        "field_error": None,
         "form": {"format": "", "container": "", "columns": "", "atomic": False},
         **extra,
     }
@@ -238,11 +242,15 @@ def start_import(
         options = parse_import_options(format, container, columns, atomic)
     except SiftError as exc:
         form = {"format": format, "container": container, "columns": columns, "atomic": atomic}
+        field = getattr(exc, "field", None)
+        inline = field in FORM_FIELDS and exc.message.startswith(f"{field}: ")
         context = _upload_context(
             dataset,
             jobs.dataset_job_counts(session, dataset),
-            error=exc.message,
-            error_field=getattr(exc, "field", None),
+            # A field's error is shown under it, without the field's API name in front.
+            error=None if inline else exc.message,
+            error_field=field,
+            field_error=exc.message[len(f"{field}: ") :] if inline else None,
             form=form,
         )
         return render_page_or_fragment(

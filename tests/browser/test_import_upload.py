@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from app import worker
 from tests.browser.conftest import (
     LiveServer,
+    PageLog,
     screenshot,
     serve,
 )
@@ -108,3 +109,34 @@ def test_upload_watch_the_job_finish_and_find_the_examples(
     expect(page.locator(".example-row .prompt-link")).to_have_text(
         "How do I reset my Quokkapay password?"
     )
+
+
+def test_a_bad_field_mapping_is_shown_under_it_and_the_file_stays_chosen(
+    page: Page, page_log: PageLog, tmp_path: Path
+) -> None:
+    """The error sat at the top of the card, and the file input came back empty: the file had
+    to be found and picked again."""
+    upload = tmp_path / "faq.csv"
+    upload.write_text("question,answer\nHow do I pay?,By card.\n", encoding="utf-8")
+    page.goto(f"/datasets/{DATASET}/imports")
+    page.locator("#import-file").set_input_files(upload)
+    page.locator("#import-columns").fill("question->instruction")
+    page.get_by_role("button", name="Upload and import").click()
+
+    error = page.locator("#columns-error")
+    expect(error).to_have_text(re.compile(r"^Expected SOURCE=FIELD, got 'question->instruction'"))
+    expect(page.locator("#import-columns")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#import-columns")).to_be_focused()
+    assert page.locator("#import-file").evaluate("input => input.files[0].name") == "faq.csv"
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header belongs at the top
+    screenshot(page, "06b-import-mapping-error")
+    # Chromium logs every 4xx response; this 422 is the refusal the test asked for.
+    refusals = [m for m in page_log.console if "status of 422" in m]
+    assert len(refusals) == 1, page_log.console
+    page_log.console.remove(refusals[0])
+
+    page.locator("#import-columns").fill("question=instruction\nanswer=output")
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page).to_have_url(re.compile(rf"/datasets/{DATASET}/imports/\d+$"))
+    expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator('.job-count[data-count="created"] dd')).to_have_text("1")

@@ -148,19 +148,22 @@ def test_bad_options_rerender_the_form_naming_the_field(
     make_dataset(session, "ds")
     files = {"file": ("x.csv", b"q,a\n1,2\n", "text/csv")}
     cases = [
-        ({"format": "nope"}, files, "format", "Format: unknown format 'nope'"),
-        ({"container": "xml"}, files, "container", "Container: must be one of"),
-        ({"columns": "q->instruction"}, files, "columns", "Columns: expected SOURCE=FIELD"),
-        ({}, {"file": ("", b"", "application/octet-stream")}, "file", "File: choose a file"),
-        ({}, {"file": ("empty.jsonl", b"", "application/octet-stream")}, "file", "File: 'empty"),
+        ({"format": "nope"}, files, "format", "Unknown format 'nope'"),
+        ({"container": "xml"}, files, "container", "Must be one of"),
+        ({"columns": "q->instruction"}, files, "columns", "Expected SOURCE=FIELD"),
+        ({}, {"file": ("", b"", "application/octet-stream")}, "file", "Choose a file"),
+        ({}, {"file": ("empty.jsonl", b"", "application/octet-stream")}, "file", "'empty"),
     ]
     for data, upload, field, message in cases:
         response = client.post(PAGE, files=upload, data=data)
         assert response.status_code == 422, (field, response.text)
         soup = parse(response)
-        assert one(soup, "#import-error").get_text().startswith(message)
-        invalid = [attr(e, "name") for e in soup.select('[aria-invalid="true"]')]
-        assert invalid == [field]
+        # The error sits under its field and is tied to it, not at the top of the card.
+        assert soup.select("#import-error") == []
+        assert one(soup, f"#{field}-error").get_text().startswith(message)
+        (invalid,) = soup.select('[aria-invalid="true"]')
+        assert attr(invalid, "name") == field
+        assert f"{field}-error" in attr(invalid, "aria-describedby").split()
         assert one(soup, "form.import-form")  # the whole page, the form filled in again
     kept = parse(client.post(PAGE, files=files, data={"format": "nope", "columns": "q=output"}))
     assert one(kept, 'textarea[name="columns"]').get_text() == "q=output"
