@@ -322,7 +322,9 @@ def run_job(
             error += f"; {kept}; once the file is mended, importing it again stores nothing twice"
         job.status, job.error, job.format = status, error, fmt
         job.finished_at = job.heartbeat_at = utcnow()
-        job.bytes_done = job.size_bytes if status == JobStatus.succeeded.value else job.bytes_done
+        # A run that read to the end did, whatever it stored (an all-or-nothing one that found
+        # bad records had shown "0 B read" of a file it read whole).
+        job.bytes_done = job.bytes_done if stopped else job.size_bytes
         dataset = session.get_one(Dataset, dataset_id)
         creator = session.get(User, job.created_by_id) if job.created_by_id else None
         record_audit(

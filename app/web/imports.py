@@ -159,6 +159,25 @@ class JobView:
         return max(0, self.report.duplicates - len(self.report.duplicate_items))
 
     @property
+    def outcome(self) -> tuple[str, str]:
+        """The badge: the job's status, except that a job that ran to its end but stored
+        nothing (every record rejected, or none read) says so: a green "Succeeded" hid an
+        import of the wrong format that refused all it read."""
+        status = self.job.status
+        if status == JobStatus.succeeded.value:
+            counts = self.counts
+            if counts["received"] == 0:
+                return ("nothing", "No records")
+            if counts["rejected"] == counts["received"]:
+                return ("nothing", "Nothing stored")
+        return (status, status.capitalize())
+
+    @property
+    def all_rejected(self) -> bool:
+        """Every record read was rejected."""
+        return 0 < self.counts["received"] == self.counts["rejected"]
+
+    @property
     def stored_nothing(self) -> bool:
         """An atomic import refused because of bad records."""
         return (self.job.report or {}).get("stored") is False

@@ -140,3 +140,14 @@ def test_a_bad_field_mapping_is_shown_under_it_and_the_file_stays_chosen(
     expect(page).to_have_url(re.compile(rf"/datasets/{DATASET}/imports/\d+$"))
     expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(page.locator('.job-count[data-count="created"] dd')).to_have_text("1")
+
+    # On a phone the list of imports fits its box: what each did shows without scrolling.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/datasets/{DATASET}/imports")
+    table = page.locator("#imports .table-wrap")
+    expect(page.locator("#imports .import-row").first).to_be_visible()
+    assert table.evaluate("box => box.scrollWidth <= box.clientWidth"), "the table overflows"
+    expect(page.locator("#imports .import-row .badge").first).to_have_text(
+        re.compile("Succeeded|Nothing stored")
+    )
+    screenshot(page, "07b-imports-list-390")

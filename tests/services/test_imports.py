@@ -167,6 +167,24 @@ def test_atomic_import_stores_nothing_when_a_line_is_bad(
     assert stored(make_session, dataset_id) == 0
 
 
+def test_an_atomic_job_with_bad_lines_reads_the_whole_file_and_says_so(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Its page said '0% · 0 B read' beside 20,001 records received."""
+    path = tmp_path / "atomic-job.jsonl"
+    path.write_text(json.dumps(alpaca(1)) + "\n{oops\n" + json.dumps(alpaca(2)) + "\n")
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        job_id = jobs.create_job(
+            session, None, dataset, path.name, path, ImportOptions(atomic=True)
+        ).id
+        session.commit()
+    job = jobs.run_job(make_session, job_id, LIMITS)
+    assert job.status == "failed" and job.bytes_done == job.size_bytes > 0
+    assert job.error == "1 bad record, and the import was all or nothing: nothing was stored"
+    assert stored(make_session, dataset_id) == 0
+
+
 def test_unreadable_file_fails_clearly(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:

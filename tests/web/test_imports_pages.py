@@ -233,6 +233,31 @@ def test_the_job_page_shows_counts_and_every_rejected_line(
     assert executable_parts(soup) == []
 
 
+def test_a_job_that_stored_nothing_says_so_not_succeeded(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """An import of the wrong format rejected every record, and showed a green 'Succeeded'
+    and a full bar in the list of imports."""
+    ds = make_dataset(session, "ds")
+    errors = [{"index": i, "error": "response: missing"} for i in (1, 2, 3)]
+    refused = _job(session, ds, tmp_path, report=_report(received=3, rejected=3, errors=errors))
+    empty = _job(session, ds, tmp_path, report=_report())
+    fine = _job(session, ds, tmp_path, report=_report(received=3, created=2, rejected=1))
+    badges = {
+        attr(row, "id"): (classes(one(row, ".badge"))[-1], one(row, ".badge").get_text())
+        for row in parse(client.get(PAGE)).select(".import-row")
+    }
+    assert badges == {
+        f"import-{refused.id}": ("status-nothing", "Nothing stored"),
+        f"import-{empty.id}": ("status-nothing", "No records"),
+        f"import-{fine.id}": ("status-succeeded", "Succeeded"),
+    }
+    soup = parse(client.get(f"{PAGE}/{refused.id}"))
+    assert one(soup, "#job .badge").get_text() == "Nothing stored"
+    text = one(soup, ".job-status-text").get_text()
+    assert "every one was rejected: nothing was stored" in text and "format" in text
+
+
 def test_a_failed_job_shows_its_error(client: TestClient, session: Session, tmp_path: Path) -> None:
     ds = make_dataset(session, "ds")
     report = {**_report(received=2, rejected=1), "stored": False}
