@@ -49,10 +49,16 @@ def _run(
 
 
 def _stale(make_session: sessionmaker[Session]) -> list[int]:
-    with make_session() as session:
-        found = jobs.jobs_to_resume(session)
-        session.commit()  # `sift import` jobs whose process is gone are marked failed
-        return found
+    """Jobs to (re)start; none this time when the database cannot answer (a lock held by an
+    import, a restart): the next sweep asks again, and the worker lives on."""
+    try:
+        with make_session() as session:
+            found = jobs.jobs_to_resume(session)
+            session.commit()  # `sift import` jobs whose process is gone are marked failed
+            return found
+    except Exception:
+        log.exception("looking for import jobs to resume failed; the next sweep tries again")
+        return []
 
 
 class ThreadRunner:

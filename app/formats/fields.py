@@ -131,17 +131,14 @@ def label_out(example: CanonicalExample) -> Any:
 
 
 def external_id(record: dict[str, Any], used: set[str]) -> str | None:
-    """The record's `id`, as text: a string, or a whole number (written back as one). An empty
-    or null id is no id (it stays in metadata); another kind of value, or one of more than
-    200 characters, is an error: an item that named an example would otherwise be stored as
-    a new one, over and over."""
+    """The record's `id` when it is text: it names an example, which a later item with the
+    same id updates. An empty id is no id (a CSV's empty cell: each such record replaced the
+    last), and an id of more than 200 characters is an error naming it. A number, or any
+    other value, stays in metadata: it is most often a row number, and two files numbered
+    from 0 (train and test, say) would overwrite each other's examples."""
     value = record.get(ID_KEY)
-    if value is None or value == "":
+    if type(value) is not str or value == "":
         return None
-    if type(value) is int:
-        value = str(value)
-    elif type(value) is not str:
-        raise FormatError(f"{ID_KEY}: expected a string or a whole number, got {kind(value)}")
     if len(value) > MAX_ID_CHARS:
         raise FormatError(f"{ID_KEY}: {len(value)} characters, more than {MAX_ID_CHARS}")
     used.add(ID_KEY)
@@ -164,10 +161,8 @@ def example(
     metadata = {key: value for key, value in record.items() if key not in used}
     if extra:
         metadata.update(extra)
-    # How the id and the label were written, for any format to write them back so.
+    # How the label was written, for any format to write it back so.
     shapes: dict[str, Any] = {}
-    if ID_KEY in used and type(record[ID_KEY]) is int:
-        shapes["id_int"] = True
     if "label" in used and isinstance(record["label"], str):
         shapes["label_text"] = record["label"]
     if hints or shapes:
@@ -189,10 +184,8 @@ def layout(example: CanonicalExample, fmt: str) -> dict[str, Any]:
 def unmapped(example: CanonicalExample) -> dict[str, Any]:
     """A new record holding the metadata fields, layout hints left out, plus the `id`."""
     out = {key: value for key, value in example.metadata.items() if key != LAYOUT}
-    ext = example.external_id
-    if ext is not None:
-        as_int = example.metadata.get(LAYOUT, {}).get("id_int") and ext.lstrip("-").isdigit()
-        out[ID_KEY] = int(ext) if as_int else ext
+    if example.external_id is not None:
+        out[ID_KEY] = example.external_id
     return out
 
 

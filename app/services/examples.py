@@ -95,11 +95,20 @@ def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> S
 
     The same content is never stored twice in a dataset; an item with a known external id
     replaces that example's content. Within a batch, the first of two equal items wins, and
-    an external id given again is applied after the item before it, as it would be in the
-    next batch or push: created then updated (or unchanged), whatever the batch size.
+    of two items with one external id the later wins, as it would across batches or pushes:
+    what is stored does not hang on where a file's batches are cut.
     """
     result = StoreResult()
-    pending = list(enumerate(rows))
+    last = {row.external_id: index for index, row in enumerate(rows) if row.external_id}
+    pending: list[tuple[int, StagedRow]] = []
+    for index, row in enumerate(rows):
+        ext = row.external_id
+        if ext is not None and last[ext] != index:
+            result.duplicates.append(
+                (index, f"external_id {ext!r} is given again later: the later item is kept")
+            )
+        else:
+            pending.append((index, row))
     retried: set[int] = set()
     while pending:
         pending = _store_round(session, dataset, pending, result, retried)
@@ -114,31 +123,22 @@ def _store_round(
     result: StoreResult,
     retried: set[int],
 ) -> list[tuple[int, StagedRow]]:
-    """Store the rows whose external id has not come up yet in this round; the others are
-    returned for the next round.
-
-    So is, once, a row with an external id that was neither stored nor matched: another
-    transaction may have stored that id after this one looked it up (its insert then waited
-    for that one and did nothing), or the content it takes may belong to an example this
-    batch has just changed (a=X, b=Y, then a=W, b=X). Looked up again, the first is an
-    update and the second goes in; a row whose content another example holds is still a
-    duplicate."""
+    """Store the rows (each external id once); return those to look up once more: a row with
+    an external id that was neither stored nor matched. Another transaction may have stored
+    that id after this one looked it up (its insert then waited for that one and did
+    nothing), or the content it takes may belong to an example this batch has just changed
+    (a=X, b=Y, then a=W, b=X). Looked up again, the first is an update and the second goes
+    in; a row whose content another example holds is still a duplicate."""
     seen_hashes: set[str] = set()
-    seen_ids: set[str] = set()
     kept: list[tuple[int, StagedRow]] = []
-    later: list[tuple[int, StagedRow]] = []
     for index, row in rows:
-        ext = row.external_id
-        if ext is not None and ext in seen_ids:
-            later.append((index, row))
-        elif row.content_hash in seen_hashes:
+        if row.content_hash in seen_hashes:
             result.duplicates.append((index, "same content as an earlier item"))
         else:
             seen_hashes.add(row.content_hash)
-            if ext is not None:
-                seen_ids.add(ext)
             kept.append((index, row))
 
+    later: list[tuple[int, StagedRow]] = []
     outcome = repositories.upsert_examples(session, dataset.id, [r for _, r in kept], utcnow())
     for index, row in kept:
         ext = row.external_id
@@ -153,7 +153,7 @@ def _store_round(
             later.append((index, row))
         else:
             result.duplicates.append((index, "same content as an example already stored"))
-    return sorted(later, key=lambda pair: pair[0])
+    return later
 
 
 def store_examples(

@@ -1,15 +1,17 @@
 """Import jobs: created by a lead (browser or CLI), run by a worker, watched with progress."""
 
 import logging
+import os
 import re
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import psycopg
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -71,6 +73,9 @@ def create_job(
             "batch_size": options.batch_size,
             "workers": options.workers,
             "origin": origin,
+            # Where a `sift import` runs: while that process lives, its job is not cut off,
+            # heartbeat or not (an all-or-nothing import on SQLite writes none till its end).
+            **({"host": socket.gethostname(), "pid": os.getpid()} if origin == "cli" else {}),
         },
         status=JobStatus.queued.value,
         report={},
@@ -196,10 +201,27 @@ def jobs_to_resume(session: Session) -> list[int]:
             continue
         if job.options.get("origin") != "cli":
             found.append(job_id)
+        elif _process_alive(job.options):
+            continue
         elif job.status == JobStatus.running.value or utcnow() - job.created_at > STALE_AFTER:
             kept = _what_was_kept(IngestReport.from_dict(job.report or {}), _options(job).atomic)
             stop_job(job, JobStatus.failed, CUT_OFF_CLI.format(kept=kept))
     return found
+
+
+def _process_alive(options: dict[str, Any]) -> bool:
+    """Whether the `sift import` process that started a job still runs (on this machine;
+    one elsewhere cannot be asked, and its heartbeat tells)."""
+    pid = options.get("pid")
+    if options.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process with that number
+        return True
+    return True
 
 
 def stop_job(job: ImportJob, status: JobStatus, error: str | None) -> None:

@@ -510,24 +510,66 @@ def test_a_sift_import_whose_process_died_is_failed_not_resumed(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "cli.jsonl", [alpaca(i) for i in range(10)], "jsonl")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(ended.stdout)
     with make_session() as session:
         dataset = session.get_one(Dataset, dataset_id)
         cli = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
         web = jobs.create_job(session, None, dataset, path.name, path, ImportOptions())
         fresh = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
+        # Alive (this process), with no heartbeat for minutes: an all-or-nothing import on
+        # SQLite writes none until its end, and must not be taken for dead.
+        alive = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
         long_ago = utcnow() - timedelta(minutes=5)
-        for job in (cli, web):  # as if killed while running, five minutes ago
+        for job in (cli, web, alive):  # as if killed while running, five minutes ago
             job.status, job.started_at, job.heartbeat_at = "running", long_ago, long_ago
+        for job in (cli, fresh):
+            job.options = {**job.options, "pid": dead_pid}
         session.commit()
         assert jobs.jobs_to_resume(session) == [web.id]  # `fresh` is about to be claimed
         session.commit()
         assert session.get_one(ImportJob, cli.id).status == "failed"
         error = session.get_one(ImportJob, cli.id).error or ""
-        assert (
-            error.startswith("the sift import that ran it stopped")
-            and "nothing was stored" in error
-        )
+        assert error.startswith("the sift import that ran it stopped")
+        assert "nothing was stored" in error
         assert session.get_one(ImportJob, fresh.id).status == "queued"
+        assert session.get_one(ImportJob, alive.id).status == "running"
+
+
+def test_a_sweep_that_fails_leaves_the_worker_running(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Looking for jobs to resume now writes (it fails dead `sift import` jobs); on SQLite a
+    long all-or-nothing import holds the lock, the write timed out, and the exception ended
+    the worker thread: every job submitted after waited for ever."""
+    from sqlalchemy.exc import OperationalError
+
+    calls: list[int] = []
+
+    def locked(session: Session) -> list[int]:
+        calls.append(1)
+        raise OperationalError("UPDATE import_jobs", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(jobs, "jobs_to_resume", locked)
+    runner = ThreadRunner(make_session, LIMITS)
+    runner.start()
+    try:
+        path = write(tmp_path / "after.jsonl", [alpaca(i) for i in range(5)], "jsonl")
+        job_id = make_job(make_session, dataset_id, path)
+        runner.submit(job_id)
+        deadline = time.time() + 30
+        status = "queued"
+        while status != "succeeded" and time.time() < deadline:
+            time.sleep(0.1)
+            with make_session() as session:
+                status = session.get_one(ImportJob, job_id).status
+    finally:
+        runner.stop()
+    assert calls and status == "succeeded"
 
 
 def test_a_server_shutting_down_stops_its_job_between_batches_for_the_next_start(
