@@ -52,6 +52,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         bar.set_postfix(created=report.created, dup=report.duplicates, bad=report.rejected)
 
     make_session = make_sessionmaker(engine)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     stop = _stop_on_signals(bar)
     try:
         job = jobs.run_job(make_session, job_id, Limits.of(settings), progress, stop=stop)
@@ -61,6 +62,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
         engine.dispose()
+        signal.signal(signal.SIGINT, handlers[0])  # as they were (sift called in-process)
+        signal.signal(signal.SIGTERM, handlers[1])
     report = job.report
     for error in report.get("errors", []):
         print(f"{path.name}:{error['index']}: {error['error']}", file=sys.stderr)

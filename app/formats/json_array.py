@@ -115,6 +115,8 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
         return
     buffer.pos += 1
     if buffer.peek() == "]":
+        buffer.pos += 1
+        _nothing_after(buffer)
         return
     number = 0
     while True:
@@ -132,18 +134,24 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[Record | BadRecord]:
         after = buffer.peek()
         buffer.pos += 1
         if after == "]":
-            if buffer.peek():  # two arrays one after the other, say: the second was dropped
-                where = buffer.where(buffer.pos)
-                raise FormatError(
-                    f"{where}: more text after the array; a JSON file holds one"
-                    " array (JSONL holds one record a line)"
-                )
+            _nothing_after(buffer)
             return
         if after != ",":
             where = buffer.where(buffer.pos - 1)
             if not after:
                 raise FormatError(f"record {number + 1}, {where}: the file ends inside the array")
             raise FormatError(f"record {number + 1}, {where}: expected ',' or ']'; {_REST}")
+
+
+def _nothing_after(buffer: _Buffer) -> None:
+    """Refuse text after the array (two arrays one after the other, say: the second was
+    dropped without a word)."""
+    if buffer.peek():
+        where = buffer.where(buffer.pos)
+        raise FormatError(
+            f"{where}: more text after the array; a JSON file holds one array (JSONL holds one"
+            " record a line)"
+        )
 
 
 def _checked(number: int, value: Any, buffer: _Buffer, start: int) -> Record | BadRecord:

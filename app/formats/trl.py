@@ -6,8 +6,11 @@ Conversational prompt-completion: messages = prompt + completion. Preference: me
 prompt, alternatives = chosen and rejected. With no `prompt` key (implicit prompt), chosen
 and rejected are full conversations and their shared leading messages become the prompt; so
 too when `prompt` is text beside conversations (TRL's maybe_extract_prompt does the same),
-the text then kept in metadata. Two texts with no prompt (Anthropic's HH-RLHF) share their
-common beginning as the prompt, up to its last 'Assistant:' or else a word's end.
+the text then kept in metadata unless it is the prompt's one turn (UltraFeedback, whose
+`messages` repeat the chosen conversation: both are written back from the pair). Two texts
+with no prompt in Anthropic's HH-RLHF form share their beginning, up to its last
+'Assistant:', as the prompt. With no shared beginning, `messages` beside chosen and rejected
+lists is the prompt.
 KTO: prompt/completion plus a boolean `label`; LLaMA-Factory's KTO {messages, label} too.
 `tools` is the tool list, `id` the external id.
 """
@@ -42,8 +45,10 @@ def parse(record: dict[str, Any]) -> CanonicalExample:
     elif "chosen" in record or "rejected" in record:
         used = {"prompt", "chosen", "rejected"}
         messages, fields["alternatives"] = _preference(record, hints)
-        if hints.get("implicit_prompt"):
+        if hints.get("implicit_prompt") and not hints.get("prompt_text"):
             used.discard("prompt")  # a text prompt beside whole conversations stays as given
+        if hints.get("messages_chosen") or hints.get("prompt_key") == "messages":
+            used.add("messages")
     else:
         used = {"prompt", "completion"}
         messages = _prompt_completion(record, hints)
@@ -118,13 +123,28 @@ def _implicit(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Messa
     while shared < limit and raw_chosen[shared] == raw_rejected[shared]:
         shared += 1
     if not shared:
+        if "prompt" not in record and isinstance(record.get("messages"), list):
+            # The prompt as `messages`, the responses beside it (this shape was read as an
+            # OpenAI chat with the pair left in metadata).
+            hints["prompt_key"] = "messages"
+            alternatives = [f.alternative(chosen, "chosen"), f.alternative(rejected, "rejected")]
+            return parse_messages(record["messages"], "messages"), alternatives
         raise FormatError("chosen, rejected: no shared prompt messages (and no prompt key)")
     hints["implicit_prompt"] = True
+    prompt = chosen[:shared]
+    # UltraFeedback keeps the chosen conversation again as `messages`, and its first turn
+    # as `prompt`: said once, and written back from the pair.
+    if record.get("messages") == raw_chosen:
+        hints["messages_chosen"] = True
+    text = record.get("prompt")
+    alone = len(prompt) == 1 and prompt[0].role == "user" and not prompt[0].model_extra
+    if isinstance(text, str) and alone and prompt[0].content == text:
+        hints["prompt_text"] = True
     alternatives = [
         f.alternative(chosen[shared:], "chosen"),
         f.alternative(rejected[shared:], "rejected"),
     ]
-    return chosen[:shared], alternatives
+    return prompt, alternatives
 
 
 _ASSISTANT = "Assistant:"
@@ -136,20 +156,21 @@ def _implicit_text(
     """Anthropic's HH-RLHF shape: two whole transcripts as text. As in TRL's extract_prompt,
     the prompt is their common beginning, one user message; but it ends right after the last
     'Assistant:' in it (HH's turn marker: replies that both start 'A ...' are not cut after
-    the 'A'), else before the last whitespace (no word is cut). Each response keeps at least
-    one character."""
+    the 'A'). Each response keeps at least one character."""
     shared = 0
     limit = min(len(chosen), len(rejected)) - 1
     while shared < limit and chosen[shared] == rejected[shared]:
         shared += 1
     marker = chosen.rfind(_ASSISTANT, 0, shared)
-    if marker >= 0 and marker + len(_ASSISTANT) <= shared:
-        shared = marker + len(_ASSISTANT)
-    else:
-        cut = max(chosen.rfind(space, 0, shared) for space in (" ", "\n", "\t"))
-        shared = cut if cut > 0 else shared
-    if not shared:
-        raise FormatError("chosen, rejected: no shared prompt text (and no prompt key)")
+    if marker < 0 or marker + len(_ASSISTANT) > shared:
+        # Other texts alike ('The answer is 4.', 'The answer is 5.') would make a prompt up
+        # out of the answers; their prompt is in a field of its own, to be mapped.
+        raise FormatError(
+            "prompt: missing (two texts with no prompt are taken apart only as transcripts"
+            " in Anthropic's HH-RLHF form, 'Human: ... Assistant: ...'; map the field that"
+            " holds the prompt to prompt)"
+        )
+    shared = marker + len(_ASSISTANT)
     hints.update(implicit_prompt=True, standard=True)
     alternatives = [
         f.alternative([f.message("assistant", chosen[shared:], "chosen")], "chosen"),
@@ -167,7 +188,11 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
         out["messages"] = dump_messages(example.messages)
     elif example.alternatives:
         chosen, rejected = f.chosen_rejected(example, NAME)
-        if hints.get("implicit_prompt") and standard:
+        if hints.get("prompt_key") == "messages":
+            out["messages"] = dump_messages(example.messages)
+            out["chosen"] = dump_messages(chosen.messages)
+            out["rejected"] = dump_messages(rejected.messages)
+        elif hints.get("implicit_prompt") and standard:
             prompt_text = _text_or_list(example.messages, "user", True, "messages")
             out["chosen"] = prompt_text + _text_or_list(
                 chosen.messages, "assistant", True, "chosen"
@@ -179,6 +204,10 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
             prompt = dump_messages(example.messages)
             out["chosen"] = prompt + dump_messages(chosen.messages)
             out["rejected"] = prompt + dump_messages(rejected.messages)
+            if hints.get("messages_chosen"):
+                out["messages"] = out["chosen"]
+            if hints.get("prompt_text") and len(example.messages) == 1:
+                out["prompt"] = example.messages[0].content
         else:
             out["prompt"] = _text_or_list(example.messages, "user", standard, "messages")
             out["chosen"] = _text_or_list(chosen.messages, "assistant", standard, "chosen")

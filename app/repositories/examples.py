@@ -571,18 +571,7 @@ def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool)
     updated = {ext: i for ext, i in result}
     # The same content as the hash sees it, given differently (whitespace, Unicode form,
     # metadata): told apart per row through the primary key, then written the same way.
-    given = ", ".join(f"sift_stage.{c}" for c in _GIVEN)
-    stored = ", ".join(f"e.{c}" for c in _GIVEN)
-    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
-    differing = session.execute(
-        text(
-            f"UPDATE sift_stage SET differs = (SELECT ({stored}) {distinct} ({given})"
-            " FROM examples e WHERE e.id = sift_stage.target_id)"
-            " WHERE target_id IS NOT NULL AND target_hash = content_hash"
-            " RETURNING differs"
-        )
-    )
-    if any(flag for (flag,) in differing):
+    if _mark_differing(session, postgres):
         result = session.execute(
             text(update + "s.differs RETURNING examples.external_id, examples.id"), params
         )
@@ -590,6 +579,52 @@ def _update_from_stage(session: Session, params: dict[str, Any], postgres: bool)
     if postgres:
         _probe_by_key(session, False)
     return updated
+
+
+def _mark_differing(session: Session, postgres: bool) -> bool:
+    """Set `differs` on the staged rows whose content hash is their example's own but whose
+    values are not; whether any is. Values are compared as JSON values, as Postgres' jsonb
+    does: the order of an object's keys, or 1 against 1.0, is no difference (SQLite keeps
+    JSON as text, compared here in Python, so both say "unchanged" alike)."""
+    stored = ", ".join(f"e.{c}" for c in _GIVEN)
+    if postgres:
+        given = ", ".join(f"sift_stage.{c}" for c in _GIVEN)
+        differing = session.execute(
+            text(
+                f"UPDATE sift_stage SET differs = (SELECT ({stored}) IS DISTINCT FROM ({given})"
+                " FROM examples e WHERE e.id = sift_stage.target_id)"
+                " WHERE target_id IS NOT NULL AND target_hash = content_hash RETURNING differs"
+            )
+        )
+        return any(flag for (flag,) in differing)
+    given = ", ".join(f"s.{c}" for c in _GIVEN)
+    rows = session.execute(
+        text(
+            f"SELECT s.ord, {stored}, {given} FROM sift_stage s JOIN examples e"
+            " ON e.id = s.target_id WHERE s.target_hash = s.content_hash"
+        )
+    )
+    width = len(_GIVEN)
+    changed = [
+        ord_
+        for ord_, *values in rows
+        if any(
+            _as_json(a) != _as_json(b) for a, b in zip(values[:width], values[width:], strict=True)
+        )
+    ]
+    if changed:
+        session.execute(
+            text(
+                "UPDATE sift_stage SET differs = 1"
+                " WHERE ord IN (SELECT value FROM json_each(:ords))"
+            ),
+            {"ords": json.dumps(changed)},
+        )
+    return bool(changed)
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 _JOINS_AROUND_PROBES = ("enable_hashjoin", "enable_mergejoin", "enable_material")

@@ -264,7 +264,7 @@ def import_file(
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[IngestReport, str | None]:
     """Import a file into a dataset; returns the report and the format that was used. When
-    `should_stop` says so after a batch, ImportStopped is raised: the batches committed so
+    `should_stop` says so before a batch, ImportStopped is raised: the batches committed so
     far stay (an all-or-nothing import keeps none)."""
     report = IngestReport()
     fmt_holder: list[str | None] = []
@@ -284,6 +284,11 @@ def import_file(
             records = _records(stream, options, resume_after, lines=executor is not None)
             batches = batched(records, options.batch_size)
             for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
+                # Asked to stop: before the next batch, so a stop during the last one lets
+                # the import end (it had failed, everything stored).
+                if should_stop is not None and should_stop():
+                    session.rollback()  # an all-or-nothing import's batches so far
+                    raise ImportStopped
                 done = position(prepared.last_number)
                 if options.atomic:
                     report.merge(store_prepared(session, dataset, prepared))
@@ -295,9 +300,6 @@ def import_file(
                     report.merge(commit_retrying(session, store))
                 if progress is not None:
                     progress(done, report)
-                if should_stop is not None and should_stop():
-                    session.rollback()  # an all-or-nothing import's batches so far
-                    raise ImportStopped
         except FormatError as exc:
             if options.atomic:
                 session.rollback()

@@ -198,6 +198,9 @@ def test_a_file_that_is_not_an_array() -> None:
         list(read_records(io.BytesIO(b'"just text"'), "json"))
     assert list(read_records(io.BytesIO(b""))) == []
     assert list(read_records(io.BytesIO(b"[]"))) == []
+    for after_empty in (b'[]\n[{"a": 1}]', b"[]]"):  # dropped without a word
+        with pytest.raises(FormatError, match=r"more text after the array"):
+            list(read_records(io.BytesIO(after_empty), "json"))
 
 
 def test_bad_csv_rows_are_reported_and_skipped() -> None:

@@ -89,7 +89,11 @@ ANSWER = [{"role": "assistant", "content": "a"}]
             {"prompt": "q", "chosen": "a", "rejected": None},
             "rejected: expected a string like prompt, got null",
         ),
-        ({"chosen": "a", "rejected": "b"}, "chosen, rejected: no shared prompt text"),
+        ({"chosen": "a", "rejected": "b"}, "prompt: missing (two texts with no prompt"),
+        (
+            {"chosen": "The answer is 4.", "rejected": "The answer is 5."},
+            "prompt: missing (two texts with no prompt",
+        ),
         ({"chosen": "a", "rejected": USER}, "prompt: missing (an implicit prompt needs"),
         ({"prompt": "q", "chosen": "a"}, "rejected: missing"),
         ({"chosen": ANSWER, "rejected": USER}, "chosen, rejected: no shared prompt messages"),
@@ -127,9 +131,6 @@ def test_two_transcripts_as_text_share_their_beginning_as_the_prompt() -> None:
         ("rejected", " A kind of bird."),
     ]
     assert trl.dump(example) == record
-    # With no marker, the prompt ends at a word's end.
-    words = trl.parse({"chosen": "Name a fruit: apple", "rejected": "Name a fruit: apricot"})
-    assert words.messages[0].content == "Name a fruit:"
 
 
 def test_a_kto_label_given_as_text_is_the_label() -> None:
@@ -142,3 +143,36 @@ def test_a_kto_label_given_as_text_is_the_label() -> None:
         assert trl.dump(example) == record
     other = trl.parse({"prompt": "q", "completion": "a", "label": "maybe"})
     assert other.label is None and other.metadata["label"] == "maybe"
+
+
+def test_ultrafeedback_keeps_its_pair_once_and_is_written_back_whole() -> None:
+    """UltraFeedback's `messages` (the chosen conversation again) and `prompt` (its first
+    turn) were kept in metadata: each example held the chosen answer twice."""
+    record = CASES["ultrafeedback_binarized"]
+    example = trl.parse(record)
+    assert "messages" not in example.metadata and "prompt" not in example.metadata
+    assert [(a.label, a.messages[0].content) for a in example.alternatives] == [
+        ("chosen", "4"),
+        ("rejected", "5"),
+    ]
+    assert trl.dump(example) == record
+    # A prompt that says something else than the first turn is kept as it was.
+    other = trl.parse({**record, "prompt": "Something else"})
+    assert (
+        other.metadata["prompt"] == "Something else"
+        and trl.dump(other)["prompt"] == "Something else"
+    )
+
+
+def test_messages_beside_whole_responses_are_the_prompt() -> None:
+    """{messages, chosen, rejected} with no shared beginning was read as an OpenAI chat with
+    the pair left in metadata, then refused: 'no shared prompt messages'."""
+    record = {
+        "messages": [{"role": "user", "content": "Pick a colour."}],
+        "chosen": [{"role": "assistant", "content": "Blue."}],
+        "rejected": [{"role": "assistant", "content": "Loud."}],
+    }
+    example = trl.parse(record)
+    assert [m.content for m in example.messages] == ["Pick a colour."]
+    assert [a.messages[0].content for a in example.alternatives] == ["Blue.", "Loud."]
+    assert trl.dump(example) == record

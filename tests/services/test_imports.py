@@ -537,6 +537,19 @@ def test_a_sift_import_whose_process_died_is_failed_not_resumed(
         assert session.get_one(ImportJob, alive.id).status == "running"
 
 
+def test_a_stop_asked_during_the_last_batch_lets_the_import_end(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Ctrl-C during the last batch failed the job, though everything was stored."""
+    import threading
+
+    path = write(tmp_path / "last.jsonl", [alpaca(i) for i in range(40)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)  # one batch of 50: the last
+    stop = threading.Event()
+    job = jobs.run_job(make_session, job_id, LIMITS, lambda *_: stop.set(), stop=stop)
+    assert stop.is_set() and job.status == "succeeded" and job.report["created"] == 40
+
+
 def test_a_sweep_that_fails_leaves_the_worker_running(
     make_session: sessionmaker[Session],
     dataset_id: int,
@@ -583,8 +596,7 @@ def test_a_server_shutting_down_stops_its_job_between_batches_for_the_next_start
     path = write(tmp_path / "stop.jsonl", [alpaca(i) for i in range(200)], "jsonl")
     job_id = make_job(make_session, dataset_id, path)  # batches of 50
     stop = threading.Event()
-    stop.set()  # already asked: it stops after its first batch
-    job = jobs.run_job(make_session, job_id, LIMITS, stop=stop)
+    job = jobs.run_job(make_session, job_id, LIMITS, lambda *_: stop.set(), stop=stop)
     assert (job.status, job.resume_after, job.error) == ("queued", 50, None)
     assert stored(make_session, dataset_id) == 50
     with make_session() as session:
