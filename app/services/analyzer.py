@@ -173,6 +173,13 @@ def _positions(found: list[int]) -> bytes:
     return _MANY[len(kept)](0, len(kept), *kept)
 
 
+def lone_cjk_characters(query: str) -> list[str]:
+    """The characters of a query that are CJK runs of one character: those are found only
+    where they stand alone in a text (an index of character pairs holds no single ones)."""
+    units = query_units(query)
+    return [u[0] for u in units if len(u) == 1 and len(u[0]) == 1 and _CJK_RUN.match(u[0])]
+
+
 def to_tsquery_literal(units: list[list[str]]) -> str:
     """A Postgres tsquery: the AND of the units, each a <-> phrase."""
     return " & ".join("(" + " <-> ".join(f"'{t}'" for t in unit) + ")" for unit in units)

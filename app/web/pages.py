@@ -10,7 +10,7 @@ from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.models import STATUS_VALUES
 from app.schemas import BigId
-from app.services import browse, datasets
+from app.services import analyzer, browse, datasets
 from app.web import presenters
 from app.web.htmx import is_fragment_request, redirect, render_page_or_fragment
 
@@ -86,6 +86,7 @@ def dataset_page(
         "json_url": f"/api/v1/datasets/{slug}/examples{_query(**filter_params, cursor=cursor)}",
         "summary": summary,
         "languages": languages,
+        "lone_cjk": analyzer.lone_cjk_characters(filters.q) if filters.q else [],
     }
     return render_page_or_fragment(request, "datasets/show.html", block, context)
 

@@ -120,6 +120,22 @@ def test_search_form_works_without_javascript(client: TestClient, session: Sessi
     assert "delay:" in attr(form, "hx-trigger")
 
 
+def test_a_lone_cjk_character_search_says_what_it_finds(
+    client: TestClient, session: Session
+) -> None:
+    """'中' found 0 in a dataset where 中国 is, and the page said nothing about why."""
+    ds = make_dataset(session, "chat")
+    (alone, _pair) = store(
+        session, ds, chat("中 is a character.", "Yes"), chat("中国很大。", "是的")
+    ).created
+    soup = parse(client.get("/datasets/chat", params={"q": "中"}))
+    assert _row_ids(soup) == [alone]
+    note = one(soup, ".search-note").get_text()
+    assert note.startswith("中: a single Chinese, Japanese or Korean character is found only")
+    for query in ("中国", "quokka", "中国 x"):
+        assert parse(client.get("/datasets/chat", params={"q": query})).select(".search-note") == []
+
+
 def test_search_and_filters_narrow_results(client: TestClient, session: Session) -> None:
     ds = make_dataset(session, "chat")
     quokka, wombat, chinese = store(
