@@ -186,8 +186,18 @@ def to_tsquery_literal(units: list[list[str]]) -> str:
 
 
 def to_fts5_text(doc: Analyzed) -> str:
-    """The text stored in SQLite FTS5, whose tokenizer only splits it on spaces."""
-    return " ".join(doc.index_words()) + " " + " ".join(doc.grams[:MAX_POSITION])
+    """The text stored in SQLite FTS5, whose tokenizer only splits it on spaces. A bigram past
+    its MAX_POSITIONS-th occurrence stands as a gap, as Postgres keeps no more positions of
+    one lexeme: a phrase there is found by neither (SQLite alone found it)."""
+    grams = doc.grams[:MAX_POSITION]
+    seen: dict[str, int] = {}
+    if len(grams) > MAX_POSITIONS:  # only then can a bigram occur more often
+        grams = list(grams)
+        for i, gram in enumerate(grams):
+            count = seen[gram] = seen.get(gram, 0) + 1
+            if count > MAX_POSITIONS and gram != GAP:
+                grams[i] = GAP
+    return " ".join(doc.index_words()) + " " + " ".join(grams)
 
 
 def to_fts5_query(units: list[list[str]]) -> str:

@@ -146,6 +146,18 @@ def test_a_chain_of_updates_in_one_batch_goes_in(session: Session) -> None:
     assert contents == {a: "W", b: "X"}
 
 
+def test_a_phrase_past_a_bigrams_256th_occurrence_is_alike_on_both_databases(
+    session: Session,
+) -> None:
+    """Postgres keeps 256 positions of one lexeme, so 数据库 after 256 earlier 数据 was found
+    on SQLite only; both databases now agree (the first 256 are searchable on both)."""
+    ds = make_dataset(session)
+    (late,) = store(session, ds, chat("数据，" * 256 + "数据库", "x")).created
+    (early,) = store(session, ds, chat("数据，" * 255 + "数据库", "y")).created
+    assert search_ids(session, ds.id, "数据库") == [early]
+    assert search_ids(session, ds.id, "数据") == sorted([late, early])
+
+
 def test_same_dataset_only(session: Session) -> None:
     one, two = make_dataset(session, "one"), make_dataset(session, "two")
     (a,) = store(session, one, chat("quokka facts", "They smile")).created
