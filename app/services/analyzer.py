@@ -182,7 +182,27 @@ def lone_cjk_characters(query: str) -> list[str]:
 
 def to_tsquery_literal(units: list[list[str]]) -> str:
     """A Postgres tsquery: the AND of the units, each a <-> phrase."""
-    return " & ".join("(" + " <-> ".join(f"'{t}'" for t in unit) + ")" for unit in units)
+    return " & ".join("(" + " <-> ".join(_sigmas(t) for t in unit) + ")" for unit in units)
+
+
+MAX_SIGMAS = 6  # a word with more σ/ς is looked up as written
+
+
+def _sigmas(token: str) -> str:
+    """A token as a tsquery operand. Greek's two lower-case sigmas (σ, and ς at a word's end)
+    are one letter to SQLite's FTS5, which folds ς to σ in texts and queries alike, but two
+    to Postgres: 'οδος' did not find ΟΔΟΣ (kept as 'οδοσ') there. A word with either is
+    looked up with each of its sigmas as either, so both databases find the same examples."""
+    places = [i for i, char in enumerate(token) if char in "σς"]
+    if not places or len(places) > MAX_SIGMAS:
+        return f"'{token}'"
+    variants = []
+    for mask in range(1 << len(places)):
+        chars = list(token)
+        for bit, place in enumerate(places):
+            chars[place] = "ς" if mask >> bit & 1 else "σ"
+        variants.append(f"'{''.join(chars)}'")
+    return "(" + " | ".join(variants) + ")"
 
 
 def to_fts5_text(doc: Analyzed) -> str:

@@ -158,6 +158,16 @@ def test_a_phrase_past_a_bigrams_256th_occurrence_is_alike_on_both_databases(
     assert search_ids(session, ds.id, "数据") == sorted([late, early])
 
 
+def test_greek_sigmas_are_one_letter_on_both_databases(session: Session) -> None:
+    """SQLite's FTS5 folds the final sigma ς to σ; Postgres kept them apart, so 'οδος' found
+    ΟΔΟΣ (indexed as 'οδοσ') on SQLite only."""
+    ds = make_dataset(session)
+    upper, lower = store(session, ds, chat("ΟΔΟΣ ΣΤΗΝ ΠΟΛΗ", "x"), chat("η οδος εδω", "y")).created
+    for query in ("οδος", "οδοσ", "ΟΔΟΣ", "Οδος"):
+        assert search_ids(session, ds.id, query) == sorted([upper, lower]), query
+    assert search_ids(session, ds.id, "στην") == [upper]
+
+
 def test_same_dataset_only(session: Session) -> None:
     one, two = make_dataset(session, "one"), make_dataset(session, "two")
     (a,) = store(session, one, chat("quokka facts", "They smile")).created
