@@ -70,17 +70,21 @@ class IngestReport:
     rejected: int = 0
     errors: list[Problem] = field(default_factory=list)
     duplicate_items: list[Problem] = field(default_factory=list)
+    # How many of each it lists: a file's report lists the first MAX_REPORTED (it is kept
+    # with the job and shown on its page); a push lists every item (at most MAX_BULK_ITEMS),
+    # for a client to know each one that did not go in.
+    listed: int = field(default=MAX_REPORTED, repr=False, compare=False)
 
     def reject(self, problem: Problem) -> None:
-        """Count an invalid item and list it (up to MAX_REPORTED)."""
+        """Count an invalid item and list it (up to `listed`)."""
         self.rejected += 1
-        if len(self.errors) < MAX_REPORTED:
+        if len(self.errors) < self.listed:
             self.errors.append(problem)
 
     def duplicate(self, problem: Problem) -> None:
-        """Count an item that was already stored and list it (up to MAX_REPORTED)."""
+        """Count an item that was already stored and list it (up to `listed`)."""
         self.duplicates += 1
-        if len(self.duplicate_items) < MAX_REPORTED:
+        if len(self.duplicate_items) < self.listed:
             self.duplicate_items.append(problem)
 
     def merge(self, other: "IngestReport") -> None:
@@ -308,9 +312,12 @@ def _prepare_batch(
     return PreparedBatch(numbers, stage_examples(examples, postgres), rejected, last)
 
 
-def store_prepared(session: Session, dataset: Dataset, batch: PreparedBatch) -> IngestReport:
-    """Write a prepared batch in the caller's transaction and report on every item."""
-    report = IngestReport(received=len(batch.numbers) + len(batch.rejected))
+def store_prepared(
+    session: Session, dataset: Dataset, batch: PreparedBatch, listed: int = MAX_REPORTED
+) -> IngestReport:
+    """Write a prepared batch in the caller's transaction and report on every item (listing
+    up to `listed` of the rejected and of the duplicates)."""
+    report = IngestReport(received=len(batch.numbers) + len(batch.rejected), listed=listed)
     for problem in batch.rejected:
         report.reject(problem)
     result = store_staged(session, dataset, batch.rows)

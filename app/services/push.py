@@ -145,13 +145,14 @@ def push_examples(
     fmt = _resolve_format(items, request.fmt)
     batch = prepare_batch(items, fmt, limits, is_postgres(session))
     if request.atomic and batch.rejected:
-        report = IngestReport(received=len(items))
+        report = IngestReport(received=len(items), listed=len(items))
         for problem in batch.rejected:
             report.reject(problem)
         body = {**report.as_dict(), "stored": False, "format": fmt}
         outcome = PushOutcome(422, body)
     else:
-        report = store_prepared(session, dataset, batch)
+        # Every rejected and duplicate item is listed: a client must know each one.
+        report = store_prepared(session, dataset, batch, listed=len(items))
         outcome = PushOutcome(200, {**report.as_dict(), "stored": True, "format": fmt})
         record_audit(
             session,

@@ -203,6 +203,21 @@ def test_bad_items_name_the_field(
     assert reason in body["errors"][0]["error"]
 
 
+def test_every_rejected_and_duplicate_item_of_a_push_is_listed(
+    writer: TestClient, session: Session, ds: Dataset
+) -> None:
+    """A push of 3,000 items listed only the first 1,000 it rejected: the client could not
+    tell which of the others had not gone in."""
+    items = [alpaca(i) if i % 2 else {"instruction": f"no output {i}"} for i in range(3000)]
+    body = writer.post(URL + "?format=alpaca", json=items).json()
+    assert (body["created"], body["rejected"]) == (1500, 1500)
+    assert [e["index"] for e in body["errors"]] == list(range(0, 3000, 2))
+    again = writer.post(URL + "?format=alpaca", json=items).json()
+    assert again["duplicates"] == len(again["duplicate_items"]) == 1500
+    atomic = writer.post(URL + "?format=alpaca&atomic=true", json=items)
+    assert atomic.status_code == 422 and len(atomic.json()["errors"]) == 1500
+
+
 def test_an_example_past_two_million_characters_in_all_is_refused(
     writer: TestClient, session: Session, ds: Dataset
 ) -> None:
