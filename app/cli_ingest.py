@@ -1,6 +1,7 @@
 """`sift import` and `sift worker`: file imports from the command line, and the job worker."""
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -55,7 +56,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     stop = _stop_on_signals(bar)
     try:
-        job = jobs.run_job(make_session, job_id, Limits.of(settings), progress, stop=stop)
+        job = jobs.run_job(
+            make_session, job_id, Limits.of(settings), progress, stop, settings.uploads
+        )
         if stop.is_set() and job.status == "queued":
             # Stopped between batches: the job is the user's to finish, by importing again.
             job = jobs.interrupted(make_session, job_id, "stopped (Ctrl-C or SIGTERM)")
@@ -65,13 +68,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGINT, handlers[0])  # as they were (sift called in-process)
         signal.signal(signal.SIGTERM, handlers[1])
     report = job.report
-    for error in report.get("errors", []):
-        print(f"{path.name}:{error['index']}: {error['error']}", file=sys.stderr)
-    if report.get("rejected", 0) > len(report.get("errors", [])):
-        print(
-            f"... and {report['rejected'] - len(report['errors'])} more bad records",
-            file=sys.stderr,
-        )
+    _print_rejects(path.name, report, jobs.rejects_path(settings.uploads, job_id))
     counts = ", ".join(
         f"{report.get(k, 0)} {k}"
         for k in ("received", "created", "updated", "unchanged", "duplicates", "rejected")
@@ -83,6 +80,22 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if stop.is_set() and job.status != "succeeded":
         return 130
     return 0 if job.status == "succeeded" else 1
+
+
+def _print_rejects(name: str, report: dict[str, Any], rejects: Path) -> None:
+    """Every bad record, from the job's rejects file (its report lists the first 1,000)."""
+    if rejects.is_file():
+        with rejects.open("rb") as lines:
+            for line in lines:
+                problem = json.loads(line)
+                print(f"{name}:{problem['number']}: {problem['error']}", file=sys.stderr)
+        print(f"(all bad records, as JSON lines: {rejects})", file=sys.stderr)
+        return
+    for error in report.get("errors", []):
+        print(f"{name}:{error['index']}: {error['error']}", file=sys.stderr)
+    if report.get("rejected", 0) > len(report.get("errors", [])):
+        more = report["rejected"] - len(report["errors"])
+        print(f"... and {more} more bad records", file=sys.stderr)
 
 
 def _stop_on_signals(bar: Any) -> threading.Event:

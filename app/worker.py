@@ -12,6 +12,7 @@ import logging
 import queue
 import signal
 import threading
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import make_url
@@ -40,10 +41,14 @@ class JobRunner(Protocol):
 
 
 def _run(
-    make_session: sessionmaker[Session], job_id: int, limits: Limits, stop: threading.Event
+    make_session: sessionmaker[Session],
+    job_id: int,
+    limits: Limits,
+    stop: threading.Event,
+    rejects_dir: Path | None = None,
 ) -> None:
     try:
-        jobs.run_job(make_session, job_id, limits, stop=stop)
+        jobs.run_job(make_session, job_id, limits, stop=stop, rejects_dir=rejects_dir)
     except Exception:  # a job's failure must not stop the worker
         log.exception("import job %s failed", job_id)
 
@@ -65,9 +70,14 @@ class ThreadRunner:
     """One worker thread in this process (the embedded SQLite default)."""
 
     def __init__(
-        self, make_session: sessionmaker[Session], limits: Limits, run_worker: bool = True
+        self,
+        make_session: sessionmaker[Session],
+        limits: Limits,
+        run_worker: bool = True,
+        rejects_dir: Path | None = None,
     ) -> None:
         self.make_session, self.limits, self.run_worker = make_session, limits, run_worker
+        self.rejects_dir = rejects_dir
         self.queue: queue.Queue[int | None] = queue.Queue()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="sift-jobs", daemon=True)
@@ -102,7 +112,7 @@ class ThreadRunner:
                 continue
             if item is None or self.stopping.is_set():
                 return
-            _run(self.make_session, item, self.limits, self.stopping)
+            _run(self.make_session, item, self.limits, self.stopping, self.rejects_dir)
 
 
 def _conninfo(database_url: str) -> str:
@@ -134,7 +144,7 @@ class QueueRunner:
 
         @self.worker_app.task(name=TASK_NAME, queue=QUEUE)
         def run_import(job_id: int) -> None:
-            _run(self.make_session, job_id, self.limits, self.stopping)
+            _run(self.make_session, job_id, self.limits, self.stopping, settings.uploads)
 
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[None] | None = None
@@ -203,7 +213,7 @@ def make_runner(
     """The runner for this database: the shared queue on Postgres, a thread on SQLite."""
     limits = Limits.of(settings)
     if settings.is_sqlite:
-        return ThreadRunner(make_session, limits, run_worker)
+        return ThreadRunner(make_session, limits, run_worker, settings.uploads)
     return QueueRunner(settings, make_session, limits, run_worker)
 
 

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
@@ -94,3 +94,17 @@ def get_import(
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
     job = jobs.dataset_job(session, dataset, job_id)
     return job_json(job, slug)
+
+
+@router.get("/datasets/{slug}/imports/{job_id}/rejected", response_class=FileResponse)
+def get_import_rejects(
+    request: Request, slug: str, job_id: SmallId, session: SessionDep, caller: CurrentUser
+) -> FileResponse:
+    """Every record the import rejected, as JSON lines {"number", "error"} (the job's report
+    lists the first 1,000)."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    job = jobs.dataset_job(session, dataset, job_id)
+    path = jobs.rejects_file(request.app.state.settings.uploads, job)
+    return FileResponse(
+        path, media_type="application/x-ndjson", filename=f"import-{job.id}-rejected.jsonl"
+    )

@@ -44,6 +44,7 @@ from app.services.ingest import (
     IngestReport,
     Limits,
     PreparedBatch,
+    Problem,
     batched,
     detect_format,
     prepare_batch,
@@ -262,6 +263,7 @@ def import_file(
     on_batch: BatchHook | None = None,
     progress: Callable[[int, IngestReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_rejected: Callable[[list[Problem]], None] | None = None,
 ) -> tuple[IngestReport, str | None]:
     """Import a file into a dataset; returns the report and the format that was used. When
     `should_stop` says so before a batch, ImportStopped is raised: the batches committed so
@@ -290,6 +292,8 @@ def import_file(
                     session.rollback()  # an all-or-nothing import's batches so far
                     raise ImportStopped
                 done = position(prepared.last_number)
+                if on_rejected is not None and prepared.rejected:
+                    on_rejected(prepared.rejected)  # before the batch commits: see run_job
                 if options.atomic:
                     report.merge(store_prepared(session, dataset, prepared))
                     session.flush()

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import psycopg
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +26,7 @@ from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
 from app.services.audit import record_audit
 from app.services.imports import ImportFailed, ImportOptions, ImportStopped, import_file
-from app.services.ingest import COUNTS, IngestReport, Limits
+from app.services.ingest import COUNTS, IngestReport, Limits, Problem
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,55 @@ def jobs_to_resume(session: Session) -> list[int]:
     return found
 
 
+REJECTS_BYTES = "rejects_bytes"  # in a job's report: the size of its rejects file
+
+
+def rejects_file(directory: Path, job: ImportJob) -> Path:
+    """A job's rejects file, or NotFound: the job rejected nothing (or ran before rejects
+    were written to a file, or its file was removed)."""
+    path = rejects_path(directory, job.id)
+    if not (job.report or {}).get(REJECTS_BYTES) or not path.is_file():
+        raise NotFound(f"import {job.id} has no file of rejected records")
+    return path
+
+
+def rejects_path(directory: Path, job_id: int) -> Path:
+    """Where a job lists every record it rejected, one JSON object a line: {number, error}."""
+    return directory / f"import-{job_id}-rejected.jsonl"
+
+
+class _RejectsFile:
+    """A job's rejects file, appended to batch by batch, cut back to `keep` bytes first."""
+
+    def __init__(self, path: Path, keep: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.out = path.open("a+b")
+        self.out.truncate(min(keep, self.out.seek(0, os.SEEK_END)))
+        self.out.seek(0, os.SEEK_END)
+
+    def write(self, problems: list[Problem]) -> None:
+        self.out.write(
+            b"".join(
+                orjson.dumps({"number": p.number, "error": p.reason}) + b"\n" for p in problems
+            )
+        )
+        self.out.flush()
+
+    def size(self) -> int:
+        return self.out.tell()
+
+    def close(self) -> int:
+        """Close the file (removed when empty); its size."""
+        if self.out.closed:
+            return 0
+        end = self.out.tell()
+        self.out.close()
+        if end == 0:
+            self.path.unlink(missing_ok=True)
+        return end
+
+
 def _process_alive(options: dict[str, Any]) -> bool:
     """Whether the `sift import` process that started a job still runs (on this machine;
     one elsewhere cannot be asked, and its heartbeat tells)."""
@@ -253,10 +303,13 @@ def run_job(
     limits: Limits,
     progress: Callable[[int, IngestReport], None] | None = None,
     stop: threading.Event | None = None,
+    rejects_dir: Path | None = None,
 ) -> ImportJob:
     """Run (or resume) an import job to the end; progress is saved with every batch. When
     `stop` is set (the server is shutting down), the job stops after the batch it is on and
-    is queued again, for the next worker to resume at once."""
+    is queued again, for the next worker to resume at once. With `rejects_dir`, every
+    rejected record is written to the job's rejects file (see rejects_path); the report
+    itself lists the first 1,000."""
     with make_session() as session:
         job = ingest_repo.get_job(session, job_id)
         if job is None:
@@ -270,10 +323,18 @@ def run_job(
         # connection. Postgres only: SQLite's one writer is the import itself, and its jobs
         # all run in this one process, which never takes its own job for a dead one.
         beat_apart = options.atomic and is_postgres(session)
+        # What the rejects file held at the last committed batch: a batch's rejects are
+        # written before it commits, so a run cut off in between left some that a resumed
+        # run writes again. Cut back to that size, each bad record is listed once.
+        kept_rejects = int((job.report or {}).get(REJECTS_BYTES, 0)) if resume_after else 0
+    rejects = _RejectsFile(rejects_path(rejects_dir, job_id), kept_rejects) if rejects_dir else None
 
     def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
         current = session.get_one(ImportJob, job_id)
-        current.report = IngestReport.combined(earlier, report).as_dict()
+        current.report = {
+            **IngestReport.combined(earlier, report).as_dict(),
+            REJECTS_BYTES: rejects.size() if rejects else 0,
+        }
         current.resume_after = max(current.resume_after, last)
         current.bytes_done = done
         current.heartbeat_at = utcnow()
@@ -300,8 +361,11 @@ def run_job(
             on_batch=save_progress,
             progress=beat,
             should_stop=stop.is_set if stop is not None else None,
+            on_rejected=rejects.write if rejects else None,
         )
     except ImportStopped:
+        if rejects is not None:
+            rejects.close()  # its size at the last batch is in the report, for the next run
         with make_session() as session:
             job = session.get_one(ImportJob, job_id)
             stop_job(job, JobStatus.queued, None)
@@ -313,6 +377,8 @@ def run_job(
     except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError):
         # The database went away (a restart, a failover, a lock held too long): the job stays
         # running and is run again from its last batch once its heartbeat is old.
+        if rejects is not None:
+            rejects.close()
         raise
     except Exception as exc:
         # Not the file's fault: a bug, say. Left running, the job would be taken for cut off
@@ -335,6 +401,9 @@ def run_job(
         )
         stored = not (options.atomic and (stopped or total.rejected))
         job.report = {**total.as_dict(), "stored": stored}
+        if rejects is not None:
+            # A run that stopped part-way keeps what its committed batches rejected.
+            job.report[REJECTS_BYTES] = rejects.close()
         if options.atomic and total.rejected:
             status = JobStatus.failed.value
             bad = f"{total.rejected:,} bad record{'' if total.rejected == 1 else 's'}"

@@ -11,7 +11,7 @@ from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
@@ -159,6 +159,13 @@ class JobView:
         return max(0, self.report.duplicates - len(self.report.duplicate_items))
 
     @property
+    def rejects_url(self) -> str | None:
+        """Where every rejected record can be downloaded, when the job wrote them down."""
+        return (
+            f"{self.url}/rejected.jsonl" if (self.job.report or {}).get("rejects_bytes") else None
+        )
+
+    @property
     def outcome(self) -> tuple[str, str]:
         """The badge: the job's status, except that a job that ran to its end but stored
         nothing (every record rejected, or none read) says so: a green "Succeeded" hid an
@@ -295,3 +302,16 @@ def job_page(
     job = jobs.dataset_job(session, dataset, job_id)
     context = {"dataset": dataset, "view": JobView.of(job, dataset.slug)}
     return render_page_or_fragment(request, "imports/show.html", "job", context)
+
+
+@router.get("/datasets/{slug}/imports/{job_id}/rejected.jsonl")
+def job_rejects(
+    request: Request, slug: str, job_id: SmallId, session: SessionDep, caller: CurrentUser
+) -> FileResponse:
+    """Every record the import rejected, as a JSON lines download."""
+    dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
+    job = jobs.dataset_job(session, dataset, job_id)
+    path = jobs.rejects_file(request.app.state.settings.uploads, job)
+    return FileResponse(
+        path, media_type="application/x-ndjson", filename=f"import-{job.id}-rejected.jsonl"
+    )

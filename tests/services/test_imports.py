@@ -506,6 +506,30 @@ def test_ctrl_c_stops_sift_import_for_good(
         assert job.id not in jobs.jobs_to_resume(session)
 
 
+def test_sift_import_prints_every_bad_record(
+    imports_engine: Engine, make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """It printed the report's first 1,000 and '... and 200 more bad records'."""
+    lines = [json.dumps({"instruction": f"no output {i}"}) for i in range(1200)]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([json.dumps(alpaca(0)), *lines]) + "\n")
+    with make_session() as session:
+        slug = session.get_one(Dataset, dataset_id).slug
+    env = {
+        **os.environ,
+        "SIFT_DATABASE_URL": imports_engine.url.render_as_string(False),
+        "SIFT_HOME": str(tmp_path / "home"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "import", str(path), "--dataset", slug, "--quiet"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = [line for line in done.stderr.splitlines() if line.startswith("bad.jsonl:")]
+    assert len(printed) == 1200 and printed[-1] == "bad.jsonl:1201: output: missing"
+    assert "more bad records" not in done.stderr
+
+
 def test_a_sift_import_whose_process_died_is_failed_not_resumed(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
@@ -548,6 +572,39 @@ def test_a_stop_asked_during_the_last_batch_lets_the_import_end(
     stop = threading.Event()
     job = jobs.run_job(make_session, job_id, LIMITS, lambda *_: stop.set(), stop=stop)
     assert stop.is_set() and job.status == "succeeded" and job.report["created"] == 40
+
+
+def test_every_rejected_record_is_written_down_once_even_across_a_resume(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """A report lists the first 1,000 rejected records; a lead fixing a file needs them all.
+    Each batch's are written before it commits, so a run cut off in between writes some
+    again when resumed: the file is cut back to its size at the last commit first."""
+    import threading
+
+    lines = [json.dumps(alpaca(i) if i % 5 == 0 else {"instruction": f"no output {i}"})
+             for i in range(3000)]  # fmt: skip
+    path = tmp_path / "many-bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        options = ImportOptions(batch_size=1000, workers=0)
+        job_id = jobs.create_job(session, None, dataset, path.name, path, options).id
+        session.commit()
+    rejects = tmp_path / "rejects"
+    stop = threading.Event()
+    job = jobs.run_job(make_session, job_id, LIMITS, lambda *_: stop.set(), stop, rejects)
+    assert job.status == "queued" and job.resume_after == 1000
+    written = jobs.rejects_path(rejects, job_id)
+    with written.open("ab") as out:  # as if the next batch had written its rejects and died
+        out.write(b'{"number": 1002, "error": "from a batch that never committed"}\n')
+    job = jobs.run_job(make_session, job_id, LIMITS, rejects_dir=rejects)
+    assert job.status == "succeeded" and job.report is not None
+    assert (job.report["rejected"], len(job.report["errors"])) == (2400, 1000)
+    listed = [json.loads(line) for line in written.read_bytes().splitlines()]
+    assert [p["number"] for p in listed] == [i + 1 for i in range(3000) if i % 5]
+    assert listed[0] == {"number": 2, "error": "output: missing"}
+    assert job.report[jobs.REJECTS_BYTES] == written.stat().st_size
 
 
 def test_a_sweep_that_fails_leaves_the_worker_running(

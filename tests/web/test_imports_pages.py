@@ -14,6 +14,7 @@ from app.formats import FORMATS
 from app.formats.containers import CONTAINERS
 from app.models import Dataset, ImportJob
 from app.models.types import utcnow
+from app.services import jobs
 from app.web.imports import about
 from tests.auth.clients import ClientFactory
 from tests.factories import make_dataset
@@ -513,3 +514,34 @@ def test_times_left_read_as_people_say_them() -> None:
         3 * 3600 + 25 * 60: "about 3 h 25 min",
     }
     assert {seconds: about(seconds) for seconds in cases} == cases
+
+
+def test_every_rejected_record_can_be_downloaded(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """The page lists the first 1,000 rejected records; the rest were only counted."""
+    ds = make_dataset(session, "ds")
+    errors = [{"index": i, "error": "output: missing"} for i in range(1, 1001)]
+    report = {**_report(received=1500, created=0, rejected=1500, errors=errors)}
+    lines = b"".join(
+        json.dumps({"number": i, "error": "output: missing"}).encode() + b"\n"
+        for i in range(1, 1501)
+    )
+    job = _job(session, ds, tmp_path, report={**report, "rejects_bytes": len(lines)})
+    uploads = client.app.state.settings.uploads  # type: ignore[attr-defined]
+    rejects = jobs.rejects_path(uploads, job.id)
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    rejects.write_bytes(lines)
+    soup = parse(client.get(f"{PAGE}/{job.id}"))
+    link = one(soup, ".rejects-download a")
+    assert attr(link, "href") == f"{PAGE}/{job.id}/rejected.jsonl"
+    assert "Download all 1500 rejected records" in link.get_text()
+    download = client.get(attr(link, "href"))
+    assert download.status_code == 200 and download.content == lines
+    assert "attachment" in download.headers["content-disposition"]
+    api = client.get(f"/api/v1/datasets/ds/imports/{job.id}/rejected")
+    assert api.status_code == 200 and len(api.content.splitlines()) == 1500
+    # A job that rejected nothing has no such file, and no link.
+    clean = _job(session, ds, tmp_path, report=_report(received=2, created=2))
+    assert parse(client.get(f"{PAGE}/{clean.id}")).select(".rejects-download") == []
+    assert client.get(f"{PAGE}/{clean.id}/rejected.jsonl").status_code == 404
