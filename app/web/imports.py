@@ -4,6 +4,7 @@ HTML twins of /api/v1/datasets/{slug}/imports. Everything shown comes from the j
 reload or a server restart loses nothing; while a job runs, its page polls itself with HTMX.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -46,6 +47,7 @@ CONTAINER_LABELS = {
 # Containers whose record numbers are line numbers (JSON arrays and Parquet count records).
 _LINE_NUMBERED = frozenset({"jsonl", "csv", "tsv"})
 _UNFINISHED = frozenset({JobStatus.queued.value, JobStatus.running.value})
+_NUMBERED = re.compile(r"(?:line|record) (\d+)[:,] ")
 
 
 def human_bytes(size: int) -> str:
@@ -157,6 +159,13 @@ class JobView:
     def more_duplicates(self) -> int:
         """Duplicates counted but not listed."""
         return max(0, self.report.duplicates - len(self.report.duplicate_items))
+
+    @staticmethod
+    def reason(number: int, reason: str) -> str:
+        """A problem's reason without the number its own column shows ("line 3: invalid
+        JSON" in the row of line 3 reads "invalid JSON")."""
+        found = _NUMBERED.match(reason)
+        return reason[found.end() :] if found and int(found.group(1)) == number else reason
 
     @property
     def rejects_url(self) -> str | None:

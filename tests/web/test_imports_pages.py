@@ -215,8 +215,9 @@ def test_the_job_page_shows_counts_and_every_rejected_line(
         (one(tr, ".col-number").get_text(), one(tr, ".problem-reason").get_text())
         for tr in soup.select(".problem-row")
     ]
+    # The row's number is not said again in its reason ("line 3: not valid JSON").
     assert rows == [
-        ("3", "line 3: not valid JSON (Expecting value)"),
+        ("3", "not valid JSON (Expecting value)"),
         ("7", "record: no known format has the keys x"),
     ]
     assert one(soup, "#rejected-heading .count").get_text() == "1,001"
