@@ -536,7 +536,7 @@ def test_every_rejected_record_can_be_downloaded(
     soup = parse(client.get(f"{PAGE}/{job.id}"))
     link = one(soup, ".rejects-download a")
     assert attr(link, "href") == f"{PAGE}/{job.id}/rejected.jsonl"
-    assert "Download all 1500 rejected records" in link.get_text()
+    assert "Download all 1,500 rejected records" in link.get_text()
     download = client.get(attr(link, "href"))
     assert download.status_code == 200 and download.content == lines
     assert "attachment" in download.headers["content-disposition"]
