@@ -1,6 +1,7 @@
 """SQL for import jobs and idempotency keys."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, defer
@@ -74,9 +75,10 @@ def unfinished_job_ids(session: Session) -> list[int]:
     )
 
 
-def claim_job(session: Session, job: ImportJob) -> bool:
+def claim_job(session: Session, job: ImportJob) -> datetime | None:
     """Mark the job running if nobody changed it since it was read (compare and set), so
-    two workers that both find it waiting never both run it."""
+    two workers that both find it waiting never both run it. Returns the run's start time,
+    which names the run (see run_job), or None when another worker has it."""
     now = utcnow()
     fresh_start = case((ImportJob.resume_after == 0, 0), else_=ImportJob.bytes_done)
     result = session.execute(
@@ -97,7 +99,7 @@ def claim_job(session: Session, job: ImportJob) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return now if result.rowcount else None  # type: ignore[attr-defined]
 
 
 def touch_job(session: Session, job_id: int, bytes_done: int) -> None:

@@ -210,15 +210,21 @@ def jobs_to_resume(session: Session) -> list[int]:
     return found
 
 
+class RunSuperseded(Exception):
+    """Another worker took this run's job for cut off and runs it now."""
+
+
 REJECTS_BYTES = "rejects_bytes"  # in a job's report: the size of its rejects file
 
 
 def rejects_file(directory: Path, job: ImportJob) -> Path:
-    """A job's rejects file, or NotFound: the job rejected nothing (or ran before rejects
-    were written to a file, or its file was removed)."""
+    """A finished job's rejects file, or NotFound: the job is not finished (its file still
+    grows), rejected nothing, ran before rejects were written to a file, or ran elsewhere (a
+    `sift import` against a remote database writes it on its own machine)."""
     path = rejects_path(directory, job.id)
-    if not (job.report or {}).get(REJECTS_BYTES) or not path.is_file():
-        raise NotFound(f"import {job.id} has no file of rejected records")
+    finished = job.status in (JobStatus.succeeded.value, JobStatus.failed.value)
+    if not finished or not (job.report or {}).get(REJECTS_BYTES) or not path.is_file():
+        raise NotFound(f"import {job.id} has no file of rejected records (yet)")
     return path
 
 
@@ -248,10 +254,13 @@ class _RejectsFile:
     def size(self) -> int:
         return self.out.tell()
 
-    def close(self) -> int:
-        """Close the file (removed when empty); its size."""
+    def close(self, keep: int | None = None) -> int:
+        """Close the file, cut back to `keep` bytes if given (removed when empty); its size."""
         if self.out.closed:
             return 0
+        if keep is not None and keep < self.out.tell():
+            self.out.truncate(keep)
+            self.out.seek(keep)
         end = self.out.tell()
         self.out.close()
         if end == 0:
@@ -314,7 +323,8 @@ def run_job(
         job = ingest_repo.get_job(session, job_id)
         if job is None:
             raise NotFound(f"no import job {job_id}")
-        if not is_stale(job) or not ingest_repo.claim_job(session, job):
+        claimed = ingest_repo.claim_job(session, job) if is_stale(job) else None
+        if claimed is None:
             return job  # finished, or another worker has it
         session.commit()
         resume_after, earlier = job.resume_after, IngestReport.from_dict(job.report or {})
@@ -327,10 +337,14 @@ def run_job(
         # written before it commits, so a run cut off in between left some that a resumed
         # run writes again. Cut back to that size, each bad record is listed once.
         kept_rejects = int((job.report or {}).get(REJECTS_BYTES, 0)) if resume_after else 0
-    rejects = _RejectsFile(rejects_path(rejects_dir, job_id), kept_rejects) if rejects_dir else None
+    rejects: _RejectsFile | None = None
 
     def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
         current = session.get_one(ImportJob, job_id)
+        if current.started_at != claimed:
+            # A batch that waited past STALE_AFTER (on a lock, say) let another worker take
+            # the job for cut off and run it: this run stops, its batch rolled back.
+            raise RunSuperseded
         current.report = {
             **IngestReport.combined(earlier, report).as_dict(),
             REJECTS_BYTES: rejects.size() if rejects else 0,
@@ -351,6 +365,8 @@ def run_job(
     report = IngestReport()
     fmt = options.fmt
     try:
+        if rejects_dir is not None:  # an unwritable directory fails the job, saying so
+            rejects = _RejectsFile(rejects_path(rejects_dir, job_id), kept_rejects)
         report, fmt = import_file(
             make_session,
             dataset_id,
@@ -361,8 +377,12 @@ def run_job(
             on_batch=save_progress,
             progress=beat,
             should_stop=stop.is_set if stop is not None else None,
-            on_rejected=rejects.write if rejects else None,
+            on_rejected=rejects.write if rejects is not None else None,
         )
+    except RunSuperseded:
+        log.warning("import job %s was taken over by another run; this one stops", job_id)
+        with make_session() as session:
+            return session.get_one(ImportJob, job_id)
     except ImportStopped:
         if rejects is not None:
             rejects.close()  # its size at the last batch is in the report, for the next run
@@ -393,6 +413,8 @@ def run_job(
     stopped = status == JobStatus.failed.value  # part-way: `report` holds nothing of this run
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
+        if job.started_at != claimed:  # another run has it now (see save_progress)
+            return job
         # A run that stopped part-way reports what its committed batches saved with them.
         total = (
             IngestReport.from_dict(job.report or {})
@@ -400,10 +422,13 @@ def run_job(
             else IngestReport.combined(earlier, report)
         )
         stored = not (options.atomic and (stopped or total.rejected))
+        committed = int((job.report or {}).get(REJECTS_BYTES, 0))
         job.report = {**total.as_dict(), "stored": stored}
         if rejects is not None:
-            # A run that stopped part-way keeps what its committed batches rejected.
-            job.report[REJECTS_BYTES] = rejects.close()
+            # A run that stopped part-way lists what its committed batches rejected (an
+            # all-or-nothing one committed none): the batch it was on is cut off the file.
+            keep = None if not stopped else 0 if options.atomic else committed
+            job.report[REJECTS_BYTES] = rejects.close(keep)
         if options.atomic and total.rejected:
             status = JobStatus.failed.value
             bad = f"{total.rejected:,} bad record{'' if total.rejected == 1 else 's'}"

@@ -107,3 +107,12 @@ def test_a_huge_example_is_stored_and_searchable_by_its_beginning(session: Sessi
 
     assert found("quokka") == found("w000001x") == [example_id]
     assert found("wombat") == []  # past the index's budget, on both databases alike
+
+
+def test_greek_sigma_variants_are_capped_for_a_whole_query() -> None:
+    """A query of a hundred six-sigma words made 7,105 tsquery operands: 0.3 s a search."""
+    word = "σασασασασασα"  # six sigmas: 64 variants
+    one = analyzer.to_tsquery_literal(analyzer.query_units(word))
+    assert one.count("'") == 2 * 64 and "'ςαςαςαςαςαςα'" in one
+    many = analyzer.to_tsquery_literal(analyzer.query_units(" ".join(word + c for c in "abcdefgh")))
+    assert many.count("'") // 2 <= analyzer.MAX_SIGMA_VARIANTS + 8

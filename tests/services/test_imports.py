@@ -607,6 +607,67 @@ def test_every_rejected_record_is_written_down_once_even_across_a_resume(
     assert job.report[jobs.REJECTS_BYTES] == written.stat().st_size
 
 
+def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejected(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch it was on had written its rejects, and the file (offered as "all N rejected
+    records") disagreed with the report."""
+    from app.services import imports
+
+    lines = [json.dumps(alpaca(i) if i % 2 else {"instruction": f"bad {i}"}) for i in range(200)]
+    path = tmp_path / "half-bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    job_id = make_job(make_session, dataset_id, path)  # batches of 50
+    real_store = imports.store_prepared
+    calls: list[int] = []
+
+    def store_then_break(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk went away")
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "store_prepared", store_then_break)
+    job = jobs.run_job(make_session, job_id, LIMITS, rejects_dir=tmp_path / "rejects")
+    assert job.status == "failed" and job.report is not None
+    written = jobs.rejects_path(tmp_path / "rejects", job_id).read_bytes().splitlines()
+    assert job.report["rejected"] == len(written) == 25
+    assert job.report[jobs.REJECTS_BYTES] == sum(len(line) + 1 for line in written)
+    # A rejects directory that cannot be made fails the job, saying so (it stayed running).
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    other = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS,
+                         rejects_dir=blocker)  # fmt: skip
+    assert other.status == "failed" and "not-a-dir" in (other.error or "")
+
+
+def test_a_run_whose_job_another_worker_took_over_stops(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """A batch that waited past the stale time (on a lock) let a second worker claim the job;
+    both then ran it, both wrote its progress, and its rejects file listed records twice. The
+    first run now stops at its next batch, which it rolls back, and leaves the job alone."""
+    path = write(tmp_path / "taken.jsonl", [alpaca(i) for i in range(200)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)  # batches of 50
+    taken: list[object] = []
+
+    def another_worker_claims(*_args: object) -> None:
+        if not taken:
+            with make_session() as session:
+                job = session.get_one(ImportJob, job_id)
+                job.started_at = job.heartbeat_at = utcnow() + timedelta(seconds=1)
+                session.commit()
+                taken.append(job.started_at)
+
+    job = jobs.run_job(make_session, job_id, LIMITS, another_worker_claims)
+    assert job.status == "running" and job.started_at == taken[0]  # the other run's
+    assert stored(make_session, dataset_id) == 50  # the first batch; the second rolled back
+    assert job.report is not None and job.report["created"] == 50
+
+
 def test_a_sweep_that_fails_leaves_the_worker_running(
     make_session: sessionmaker[Session],
     dataset_id: int,
