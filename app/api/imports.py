@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
 from app.db import SessionDep
-from app.models import ImportJob
+from app.models import ImportJob, JobStatus
 from app.schemas import SmallId
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
@@ -35,6 +35,11 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": f"/api/v1/datasets/{slug}/imports/{job.id}",
+        # Every rejected record as JSON lines, once the job has finished (null otherwise).
+        "rejected_url": f"/api/v1/datasets/{slug}/imports/{job.id}/rejected"
+        if (job.report or {}).get(jobs.REJECTS_BYTES)
+        and job.status in (JobStatus.succeeded.value, JobStatus.failed.value)
+        else None,
     }
 
 

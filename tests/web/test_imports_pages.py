@@ -540,7 +540,9 @@ def test_every_rejected_record_can_be_downloaded(
     download = client.get(attr(link, "href"))
     assert download.status_code == 200 and download.content == lines
     assert "attachment" in download.headers["content-disposition"]
-    api = client.get(f"/api/v1/datasets/ds/imports/{job.id}/rejected")
+    job_json = client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()
+    assert job_json["rejected_url"] == f"/api/v1/datasets/ds/imports/{job.id}/rejected"
+    api = client.get(job_json["rejected_url"])
     assert api.status_code == 200 and len(api.content.splitlines()) == 1500
     # A job that rejected nothing has no such file, and no link.
     clean = _job(session, ds, tmp_path, report=_report(received=2, created=2))
