@@ -61,7 +61,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         )
         if stop.is_set() and job.status == "queued":
             # Stopped between batches: the job is the user's to finish, by importing again.
-            job = jobs.interrupted(make_session, job_id, "stopped (Ctrl-C or SIGTERM)")
+            with make_session() as session:
+                job = jobs.mark_interrupted(session, job_id, "stopped (Ctrl-C or SIGTERM)")
+                session.commit()
     finally:
         bar.close()
         engine.dispose()

@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from app.auth.deps import CurrentUser
 from app.auth.permissions import Action
 from app.db import SessionDep
-from app.models import ImportJob, JobStatus
+from app.models import ImportJob
 from app.schemas import SmallId
 from app.services import datasets, jobs
 from app.services.imports import parse_import_options
@@ -37,8 +37,7 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "url": f"/api/v1/datasets/{slug}/imports/{job.id}",
         # Every rejected record as JSON lines, once the job has finished (null otherwise).
         "rejected_url": f"/api/v1/datasets/{slug}/imports/{job.id}/rejected"
-        if (job.report or {}).get(jobs.REJECTS_BYTES)
-        and job.status in (JobStatus.succeeded.value, JobStatus.failed.value)
+        if jobs.has_rejects(job)
         else None,
     }
 

@@ -181,33 +181,45 @@ def lone_cjk_characters(query: str) -> list[str]:
 
 
 def to_tsquery_literal(units: list[list[str]]) -> str:
-    """A Postgres tsquery: the AND of the units, each a <-> phrase."""
-    budget = [MAX_SIGMA_VARIANTS]
-    return " & ".join("(" + " <-> ".join(_sigmas(t, budget) for t in unit) + ")" for unit in units)
+    """A Postgres tsquery: the AND of the units, each a <-> phrase. A word with Greek's σ or
+    ς is looked up with each of its sigmas as either (see _sigma_variants), as long as the
+    query's MAX_SIGMA_VARIANTS last; past that, words are looked up as written."""
+    budget = MAX_SIGMA_VARIANTS
+    phrases = []
+    for unit in units:
+        operands = []
+        for token in unit:
+            variants = _sigma_variants(token)
+            if 1 < len(variants) <= budget:
+                budget -= len(variants)
+                operands.append("(" + " | ".join(f"'{v}'" for v in variants) + ")")
+            else:
+                operands.append(f"'{token}'")
+        phrases.append("(" + " <-> ".join(operands) + ")")
+    return " & ".join(phrases)
 
 
 MAX_SIGMAS = 6  # a word with more σ/ς is looked up as written
 # Variants a whole query may add: a query of a hundred six-sigma words made 7,105 operands,
-# 0.3 s a search. Past this, words are looked up as written.
+# 0.3 s a search.
 MAX_SIGMA_VARIANTS = 256
 
 
-def _sigmas(token: str, budget: list[int]) -> str:
-    """A token as a tsquery operand. Greek's two lower-case sigmas (σ, and ς at a word's end)
-    are one letter to SQLite's FTS5, which folds ς to σ in texts and queries alike, but two
-    to Postgres: 'οδος' did not find ΟΔΟΣ (kept as 'οδοσ') there. A word with either is
-    looked up with each of its sigmas as either, so both databases find the same examples."""
+def _sigma_variants(token: str) -> list[str]:
+    """The token with each of its sigmas as σ or ς (just the token when it has none, or more
+    than MAX_SIGMAS). Greek's two lower-case sigmas (σ, and ς at a word's end) are one letter
+    to SQLite's FTS5, which folds ς to σ in texts and queries alike, but two to Postgres:
+    'οδος' did not find ΟΔΟΣ (kept as 'οδοσ') there."""
     places = [i for i, char in enumerate(token) if char in "σς"]
-    if not places or len(places) > MAX_SIGMAS or budget[0] < 1 << len(places):
-        return f"'{token}'"
-    budget[0] -= 1 << len(places)
+    if not places or len(places) > MAX_SIGMAS:
+        return [token]
     variants = []
     for mask in range(1 << len(places)):
         chars = list(token)
         for bit, place in enumerate(places):
             chars[place] = "ς" if mask >> bit & 1 else "σ"
-        variants.append(f"'{''.join(chars)}'")
-    return "(" + " | ".join(variants) + ")"
+        variants.append("".join(chars))
+    return variants
 
 
 def to_fts5_text(doc: Analyzed) -> str:

@@ -109,9 +109,9 @@ def store_staged(session: Session, dataset: Dataset, rows: list[StagedRow]) -> S
             )
         else:
             pending.append((index, row))
-    retried: set[int] = set()
-    while pending:
-        pending = _store_round(session, dataset, pending, result, retried)
+    again = _store_round(session, dataset, pending, result, retry=True)
+    if again:
+        _store_round(session, dataset, again, result, retry=False)
     result.duplicates.sort()  # in the batch's order, whichever round found them
     return result
 
@@ -121,14 +121,14 @@ def _store_round(
     dataset: Dataset,
     rows: list[tuple[int, StagedRow]],
     result: StoreResult,
-    retried: set[int],
+    retry: bool,
 ) -> list[tuple[int, StagedRow]]:
-    """Store the rows (each external id once); return those to look up once more: a row with
-    an external id that was neither stored nor matched. Another transaction may have stored
-    that id after this one looked it up (its insert then waited for that one and did
-    nothing), or the content it takes may belong to an example this batch has just changed
-    (a=X, b=Y, then a=W, b=X). Looked up again, the first is an update and the second goes
-    in; a row whose content another example holds is still a duplicate."""
+    """Store the rows (each external id once); with `retry`, return those to look up once
+    more: a row with an external id that was neither stored nor matched. Another transaction
+    may have stored that id after this one looked it up (its insert then waited for that one
+    and did nothing), or the content it takes may belong to an example this batch has just
+    changed (a=X, b=Y, then a=W, b=X). Looked up again, the first is an update and the
+    second goes in; a row whose content another example holds is still a duplicate."""
     seen_hashes: set[str] = set()
     kept: list[tuple[int, StagedRow]] = []
     for index, row in rows:
@@ -148,8 +148,7 @@ def _store_round(
             result.updated.append(outcome.updated[ext])
         elif ext in outcome.unchanged:
             result.unchanged.append(outcome.unchanged[ext])
-        elif ext is not None and index not in retried:
-            retried.add(index)
+        elif ext is not None and retry:
             later.append((index, row))
         else:
             result.duplicates.append((index, "same content as an example already stored"))

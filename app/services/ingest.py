@@ -334,22 +334,17 @@ def detect_format(items: Sequence[Item], columns: Mapping[str, str] | None = Non
     no record was readable. A first record that fits none (say, its output left out) no
     longer decides for the whole file: the next that fits does, and the first is reported
     with the rest. When none fits, the FormatError names the first readable record."""
-    first: Record | None = None
+    first: str | None = None  # why the first readable record fits no format
     for item in parse_lines(items, columns):
         if not isinstance(item, Record):
             continue
-        first = first or item
         try:
             return detect(item.data)
-        except FormatError:
-            continue
+        except FormatError as exc:
+            first = first or f"could not tell the format from record {item.number}: {exc}"
     if first is None:
         return None
-    try:
-        detect(first.data)
-    except FormatError as exc:
-        raise FormatError(f"could not tell the format from record {first.number}: {exc}") from None
-    raise AssertionError("detect() took a record it had refused")
+    raise FormatError(first)
 
 
 def batched(records: Iterable[Item], size: int) -> Iterator[list[Item]]:

@@ -217,13 +217,18 @@ class RunSuperseded(Exception):
 REJECTS_BYTES = "rejects_bytes"  # in a job's report: the size of its rejects file
 
 
-def rejects_file(directory: Path, job: ImportJob) -> Path:
-    """A finished job's rejects file, or NotFound: the job is not finished (its file still
-    grows), rejected nothing, ran before rejects were written to a file, or ran elsewhere (a
-    `sift import` against a remote database writes it on its own machine)."""
-    path = rejects_path(directory, job.id)
+def has_rejects(job: ImportJob) -> bool:
+    """Whether a job is finished and wrote its rejected records to a file (one still running
+    is not offered: its file grows, and its last batch may not commit)."""
     finished = job.status in (JobStatus.succeeded.value, JobStatus.failed.value)
-    if not finished or not (job.report or {}).get(REJECTS_BYTES) or not path.is_file():
+    return finished and bool((job.report or {}).get(REJECTS_BYTES))
+
+
+def rejects_file(directory: Path, job: ImportJob) -> Path:
+    """A finished job's rejects file, or NotFound: see has_rejects; or the file is elsewhere
+    (a `sift import` against a remote database writes it on its own machine)."""
+    path = rejects_path(directory, job.id)
+    if not has_rejects(job) or not path.is_file():
         raise NotFound(f"import {job.id} has no file of rejected records (yet)")
     return path
 
@@ -295,15 +300,14 @@ def stop_job(job: ImportJob, status: JobStatus, error: str | None) -> None:
         job.heartbeat_at = None
 
 
-def interrupted(make_session: sessionmaker[Session], job_id: int, why: str) -> ImportJob:
-    """Mark a job whose process was told to stop (Ctrl-C) failed, saying what it kept."""
-    with make_session() as session:
-        job = session.get_one(ImportJob, job_id)
-        if job.status in (JobStatus.queued.value, JobStatus.running.value):
-            kept = _what_was_kept(IngestReport.from_dict(job.report or {}), _options(job).atomic)
-            stop_job(job, JobStatus.failed, f"{why}; {kept}, and {_AGAIN}")
-            session.commit()
-        return job
+def mark_interrupted(session: Session, job_id: int, why: str) -> ImportJob:
+    """Stage a job whose process was told to stop (Ctrl-C) as failed, saying what it kept
+    (the caller commits)."""
+    job = session.get_one(ImportJob, job_id)
+    if job.status in (JobStatus.queued.value, JobStatus.running.value):
+        kept = _what_was_kept(IngestReport.from_dict(job.report or {}), _options(job).atomic)
+        stop_job(job, JobStatus.failed, f"{why}; {kept}, and {_AGAIN}")
+    return job
 
 
 def run_job(
@@ -362,6 +366,7 @@ def run_job(
             progress(done, report)
 
     status, error = JobStatus.succeeded.value, None
+    file_at_fault = True  # a failure the file caused, mended by mending the file
     report = IngestReport()
     fmt = options.fmt
     try:
@@ -381,6 +386,8 @@ def run_job(
         )
     except RunSuperseded:
         log.warning("import job %s was taken over by another run; this one stops", job_id)
+        if rejects is not None:
+            rejects.close()
         with make_session() as session:
             return session.get_one(ImportJob, job_id)
     except ImportStopped:
@@ -404,7 +411,7 @@ def run_job(
         # Not the file's fault: a bug, say. Left running, the job would be taken for cut off
         # and run again, failing the same way every time; so it fails, with what happened.
         log.exception("import job %s stopped on an unexpected error", job_id)
-        status = JobStatus.failed.value
+        status, file_at_fault = JobStatus.failed.value, False
         kept = "it stored nothing" if options.atomic else "what it stored is kept"
         error = (
             f"the import stopped on an unexpected error ({type(exc).__name__}: {exc}); {kept}, "
@@ -433,7 +440,7 @@ def run_job(
             status = JobStatus.failed.value
             bad = f"{total.rejected:,} bad record{'' if total.rejected == 1 else 's'}"
             error = f"{bad}, and the import was all or nothing: nothing was stored"
-        elif stopped and error is not None and not error.startswith("the import stopped"):
+        elif stopped and error is not None and file_at_fault:
             kept = _what_was_kept(total, options.atomic)
             error += f"; {kept}; once the file is mended, importing it again stores nothing twice"
         job.status, job.error, job.format = status, error, fmt

@@ -169,10 +169,8 @@ class JobView:
 
     @property
     def rejects_url(self) -> str | None:
-        """Where every rejected record can be downloaded, when the job wrote them down."""
-        return (
-            f"{self.url}/rejected.jsonl" if (self.job.report or {}).get("rejects_bytes") else None
-        )
+        """Where every rejected record can be downloaded, once the job has written them down."""
+        return f"{self.url}/rejected.jsonl" if jobs.has_rejects(self.job) else None
 
     @property
     def outcome(self) -> tuple[str, str]:
@@ -181,10 +179,9 @@ class JobView:
         import of the wrong format that refused all it read."""
         status = self.job.status
         if status == JobStatus.succeeded.value:
-            counts = self.counts
-            if counts["received"] == 0:
+            if self.counts["received"] == 0:
                 return ("nothing", "No records")
-            if counts["rejected"] == counts["received"]:
+            if self.all_rejected:
                 return ("nothing", "Nothing stored")
         return (status, status.capitalize())
 

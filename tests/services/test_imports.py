@@ -84,6 +84,13 @@ def stored(make_session: sessionmaker[Session], dataset_id: int) -> int:
         return int(session.scalar(query) or 0)
 
 
+def in_id_order(make_session: sessionmaker[Session], dataset_id: int, column: Any) -> list[Any]:
+    """One column of a dataset's examples, in id order."""
+    with make_session() as session:
+        query = select(column).where(Example.dataset_id == dataset_id).order_by(Example.id)
+        return list(session.scalars(query))
+
+
 def write(path: Path, records: list[dict[str, Any]], container: str) -> Path:
     if container == "jsonl":
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -207,13 +214,9 @@ def test_parallel_workers_give_the_same_result(
     options = ImportOptions(batch_size=40, workers=2)
     report, _ = import_file(make_session, dataset_id, path, options, LIMITS)
     assert report.created == 300
+    ids = in_id_order(make_session, dataset_id, Example.external_id)
+    firsts = in_id_order(make_session, dataset_id, Example.messages)
     with make_session() as session:
-        ids = session.scalars(
-            select(Example.external_id).where(Example.dataset_id == dataset_id).order_by(Example.id)
-        ).all()
-        firsts = session.scalars(
-            select(Example.messages).where(Example.dataset_id == dataset_id).order_by(Example.id)
-        ).all()
         # On Postgres a second connection merged the search index while the batches went in,
         # and what was left when the import ended: a search no longer reads a pending list.
         search = repositories.ExampleFilters(q="quokka")
@@ -764,13 +767,8 @@ def test_concurrent_batches_sharing_content_both_succeed(
     assert errors == []
     assert sum(results) == 2000
     assert stored(make_session, dataset_id) == 2000
-    with make_session() as session:
-        ids = session.scalars(
-            select(Example.id).where(Example.dataset_id == dataset_id).order_by(Example.id)
-        ).all()
-        firsts = session.scalars(
-            select(Example.messages).where(Example.dataset_id == dataset_id).order_by(Example.id)
-        ).all()
+    ids = in_id_order(make_session, dataset_id, Example.id)
+    firsts = in_id_order(make_session, dataset_id, Example.messages)
     # Ids still follow each writer's batch order, whichever stored an item.
     numbers = [int(m[0]["content"].split()[-1]) for m in firsts]
     assert len(ids) == 2000 and (numbers == sorted(numbers) or numbers == sorted(numbers)[::-1])
