@@ -45,10 +45,10 @@ def _run(
     job_id: int,
     limits: Limits,
     stop: threading.Event,
-    rejects_dir: Path | None = None,
+    uploads: Path | None = None,
 ) -> None:
     try:
-        jobs.run_job(make_session, job_id, limits, stop=stop, rejects_dir=rejects_dir)
+        jobs.run_job(make_session, job_id, limits, stop=stop, uploads=uploads)
     except Exception:  # a job's failure must not stop the worker
         log.exception("import job %s failed", job_id)
 
@@ -74,10 +74,10 @@ class ThreadRunner:
         make_session: sessionmaker[Session],
         limits: Limits,
         run_worker: bool = True,
-        rejects_dir: Path | None = None,
+        uploads: Path | None = None,
     ) -> None:
         self.make_session, self.limits, self.run_worker = make_session, limits, run_worker
-        self.rejects_dir = rejects_dir
+        self.uploads = uploads
         self.queue: queue.Queue[int | None] = queue.Queue()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="sift-jobs", daemon=True)
@@ -112,7 +112,7 @@ class ThreadRunner:
                 continue
             if item is None or self.stopping.is_set():
                 return
-            _run(self.make_session, item, self.limits, self.stopping, self.rejects_dir)
+            _run(self.make_session, item, self.limits, self.stopping, self.uploads)
 
 
 def _conninfo(database_url: str) -> str:

@@ -178,6 +178,28 @@ def _options(job: ImportJob) -> ImportOptions:
     )
 
 
+def job_file(job: ImportJob, uploads: Path | None) -> Path | None:
+    """The file a job imports, or None where this machine cannot see it. An upload is looked
+    for by its name in this machine's upload folder (`uploads`): the server that took it in
+    saved it in its own, and a worker on another machine sees the same shared folder,
+    perhaps mounted elsewhere."""
+    saved = Path(job.path)
+    if job.options.get("origin") == "cli" or uploads is None:
+        return saved
+    for path in (uploads / saved.name, saved):  # saved: an upload folder since moved
+        if path.is_file():
+            return path
+    return None
+
+
+def _not_here(filename: str, uploads: Path | None) -> str:
+    return (
+        f"the uploaded file {filename!r} is not in this machine's upload folder ({uploads}):"
+        " every app server and `sift worker` must share one upload folder (SIFT_UPLOAD_DIR);"
+        " once they do, upload the file again"
+    )
+
+
 def is_stale(job: ImportJob) -> bool:
     """A job to (re)start: queued, or running with no heartbeat for a while."""
     if job.status == JobStatus.queued.value:
@@ -316,13 +338,14 @@ def run_job(
     limits: Limits,
     progress: Callable[[int, IngestReport], None] | None = None,
     stop: threading.Event | None = None,
-    rejects_dir: Path | None = None,
+    uploads: Path | None = None,
 ) -> ImportJob:
     """Run (or resume) an import job to the end; progress is saved with every batch. When
     `stop` is set (the server is shutting down), the job stops after the batch it is on and
-    is queued again, for the next worker to resume at once. With `rejects_dir`, every
-    rejected record is written to the job's rejects file (see rejects_path); the report
-    itself lists the first 1,000."""
+    is queued again, for the next worker to resume at once. `uploads` is this machine's
+    upload folder: an uploaded file is found there (see job_file), and every rejected record
+    is written to the job's rejects file in it (see rejects_path); the report itself lists
+    the first 1,000."""
     with make_session() as session:
         job = ingest_repo.get_job(session, job_id)
         if job is None:
@@ -332,7 +355,8 @@ def run_job(
             return job  # finished, or another worker has it
         session.commit()
         resume_after, earlier = job.resume_after, IngestReport.from_dict(job.report or {})
-        options, path, dataset_id = _options(job), Path(job.path), job.dataset_id
+        options, path, dataset_id = _options(job), job_file(job, uploads), job.dataset_id
+        filename = job.filename
         # An atomic import commits only at the end, so its liveness is written from another
         # connection. Postgres only: SQLite's one writer is the import itself, and its jobs
         # all run in this one process, which never takes its own job for a dead one.
@@ -370,8 +394,11 @@ def run_job(
     report = IngestReport()
     fmt = options.fmt
     try:
-        if rejects_dir is not None:  # an unwritable directory fails the job, saying so
-            rejects = _RejectsFile(rejects_path(rejects_dir, job_id), kept_rejects)
+        if path is None:
+            file_at_fault = False  # the set-up's: mending the file would not help
+            raise ImportFailed(_not_here(filename, uploads), options.fmt)
+        if uploads is not None:  # an unwritable directory fails the job, saying so
+            rejects = _RejectsFile(rejects_path(uploads, job_id), kept_rejects)
         report, fmt = import_file(
             make_session,
             dataset_id,

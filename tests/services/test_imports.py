@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -601,7 +602,7 @@ def test_every_rejected_record_is_written_down_once_even_across_a_resume(
     written = jobs.rejects_path(rejects, job_id)
     with written.open("ab") as out:  # as if the next batch had written its rejects and died
         out.write(b'{"number": 1002, "error": "from a batch that never committed"}\n')
-    job = jobs.run_job(make_session, job_id, LIMITS, rejects_dir=rejects)
+    job = jobs.run_job(make_session, job_id, LIMITS, uploads=rejects)
     assert job.status == "succeeded" and job.report is not None
     assert (job.report["rejected"], len(job.report["errors"])) == (2400, 1000)
     listed = [json.loads(line) for line in written.read_bytes().splitlines()]
@@ -634,7 +635,7 @@ def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejecte
         return real_store(*args, **kwargs)
 
     monkeypatch.setattr(imports, "store_prepared", store_then_break)
-    job = jobs.run_job(make_session, job_id, LIMITS, rejects_dir=tmp_path / "rejects")
+    job = jobs.run_job(make_session, job_id, LIMITS, uploads=tmp_path / "rejects")
     assert job.status == "failed" and job.report is not None
     written = jobs.rejects_path(tmp_path / "rejects", job_id).read_bytes().splitlines()
     assert job.report["rejected"] == len(written) == 25
@@ -643,7 +644,7 @@ def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejecte
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     other = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS,
-                         rejects_dir=blocker)  # fmt: skip
+                         uploads=blocker)  # fmt: skip
     assert other.status == "failed" and "not-a-dir" in (other.error or "")
 
 
@@ -1102,3 +1103,33 @@ def test_a_job_whose_database_went_away_stays_running_to_be_resumed(
         jobs.run_job(make_session, job_id, LIMITS)
     with make_session() as session:
         assert session.get_one(ImportJob, job_id).status == "running"
+
+
+def test_a_worker_finds_an_upload_in_its_own_upload_folder_or_says_what_to_share(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Scaled out, the server that takes an upload in is not the worker that imports it. A
+    worker on another machine failed with "No such file or directory: <the server's path>",
+    even where both machines mount one shared folder (at different paths)."""
+    server, worker = tmp_path / "server-uploads", tmp_path / "worker-mount"
+    data = b"".join(json.dumps(alpaca(i)).encode() + b"\n" for i in range(30))
+    saved = jobs.save_upload(io.BytesIO(data), "data.jsonl", server)
+    job_id = make_job(make_session, dataset_id, saved)
+    worker.mkdir()
+    shutil.move(saved, worker / saved.name)  # the same shared folder, seen from the worker
+    job = jobs.run_job(make_session, job_id, LIMITS, uploads=worker)
+    assert job.status == "succeeded" and stored(make_session, dataset_id) == 30
+
+    lost = jobs.save_upload(io.BytesIO(data), "other.jsonl", server)
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        job_id = jobs.create_job(session, None, dataset, "other.jsonl", lost, ImportOptions()).id
+        session.commit()
+    lost.unlink()  # on the server's disk alone, which the worker does not see
+    job = jobs.run_job(make_session, job_id, LIMITS, uploads=worker)
+    assert job.status == "failed"
+    assert job.error == (
+        f"the uploaded file 'other.jsonl' is not in this machine's upload folder ({worker}):"
+        " every app server and `sift worker` must share one upload folder (SIFT_UPLOAD_DIR);"
+        " once they do, upload the file again"
+    )
