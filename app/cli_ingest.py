@@ -79,6 +79,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"import #{job_id} {job.status}{shown}: {counts}")
     if job.error:
         print(f"sift import: {job.error}", file=sys.stderr)
+    for warning in report.get("warnings", []):
+        print(f"sift import: check: {warning}", file=sys.stderr)
     if stop.is_set() and job.status != "succeeded":
         return 130
     return 0 if job.status == "succeeded" else 1

@@ -133,3 +133,23 @@ def test_import_refuses_bad_batch_sizes_and_worker_counts(
         run(cli_settings, "import", str(tmp_path / "x.jsonl"), "--dataset", "d", flag, value)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_import_says_when_a_mapped_key_is_in_no_record(
+    cli_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--column sytem=system` (a typo) imported every record with its system prompt left in
+    metadata, and said nothing."""
+    run(cli_settings, "db", "upgrade")
+    run(cli_settings, "datasets", "create", "typo")
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"system": "Be brief.", "q": "Hi?", "a": "Hello."}) + "\n")
+    argv = ["import", str(path), "--dataset", "typo", "--quiet"]
+    assert run(cli_settings, *argv, "--column", "q=instruction", "--column", "a=output",
+               "--column", "sytem=system") == 0  # fmt: skip
+    out, err = capsys.readouterr()
+    assert "1 created" in out
+    assert err == (
+        "sift import: check: columns: no record has the key 'sytem' (mapped to 'system'), so"
+        " nothing was mapped from it; is it spelled as in the file?\n"
+    )

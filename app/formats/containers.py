@@ -61,37 +61,53 @@ class _Readable(Protocol):
 
 
 def read_records(
-    source: Source, container: str | None = None, *, columns: Mapping[str, str] | None = None
+    source: Source,
+    container: str | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    found: set[str] | None = None,
 ) -> Iterator[Record | BadRecord]:
     """Stream the records of a file (path or binary file object), detecting how it is stored.
 
     `container` forces one of CONTAINERS; `columns` maps CSV/TSV/Parquet column names, and a
     JSON record's top-level keys, to record field paths ("a" -> "output", "m" ->
-    "input.messages"); other columns and keys keep their names.
+    "input.messages"); other columns and keys keep their names. `found` collects the mapped
+    names the file has: a column missing from a table's header is an error, but a JSON key
+    may be missing from any record, and from all of them only by mistake (see parse_lines).
     """
     # Without `lines`, a JSONL file's lines come parsed: no Line is yielded.
-    return cast(Iterator[Record | BadRecord], _open(source, container, columns, lines=False))
+    items = _open(source, container, columns, lines=False, found=found)
+    return cast(Iterator[Record | BadRecord], items)
 
 
 def read_records_or_lines(
-    source: Source, container: str | None = None, *, columns: Mapping[str, str] | None = None
+    source: Source,
+    container: str | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    found: set[str] | None = None,
 ) -> Iterator[Item]:
-    """read_records(), but a JSONL file yields its lines unparsed (see Line, read_line)."""
-    return _open(source, container, columns, lines=True)
+    """read_records(), but a JSONL file yields its lines unparsed (see Line, read_line): the
+    mapped keys they hold are found where they are parsed."""
+    return _open(source, container, columns, lines=True, found=found)
 
 
 def _open(
-    source: Source, container: str | None, columns: Mapping[str, str] | None, lines: bool
+    source: Source,
+    container: str | None,
+    columns: Mapping[str, str] | None,
+    lines: bool,
+    found: set[str] | None,
 ) -> Iterator[Item]:
     if container is not None and container not in CONTAINERS:
         raise FormatError(f"container: unknown {container!r}; known: {', '.join(CONTAINERS)}")
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as stream:
-            yield from _read(stream, os.fspath(source), container, columns or {}, lines)
+            yield from _read(stream, os.fspath(source), container, columns or {}, lines, found)
     else:
         name = getattr(source, "name", None)
         name = name if isinstance(name, str) else None
-        yield from _read(source, name, container, columns or {}, lines)
+        yield from _read(source, name, container, columns or {}, lines, found)
 
 
 def loads_plain(data: bytes) -> Any:
@@ -166,6 +182,7 @@ def _read(
     container: str | None,
     columns: Mapping[str, str],
     lines: bool,
+    found: set[str] | None,
 ) -> Iterator[Item]:
     start = raw.tell() if raw.seekable() else None
     stream = _buffered(raw)
@@ -177,7 +194,7 @@ def _read(
         stream = io.BufferedReader(_ZstdReader(stream), buffer_size=_BUFFER)
     seekable = None if compressed or start is None else (raw, start)
     try:
-        yield from _dispatch(stream, container, name, columns, seekable, lines)
+        yield from _dispatch(stream, container, name, columns, seekable, lines, found)
     except (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
         raise FormatError(f"file: compressed data is truncated or corrupt ({exc})") from None
 
@@ -189,19 +206,25 @@ def _dispatch(
     columns: Mapping[str, str],
     seekable: tuple[IO[bytes], int] | None,
     lines: bool,
+    found: set[str] | None,
 ) -> Iterator[Item]:
     container = container or detect_container(stream.peek(_BUFFER), name)
     if container == "json":
-        rename = renamer(columns, "record")
+        rename = renamer(columns, "record", found)
         records = iter_json_array(stream)
         yield from records if rename is None else (rename(item) for item in records)
     elif container == "jsonl":
         # A JSONL file's lines are mapped where they are parsed (see parse_lines).
-        yield from _jsonl_lines(stream) if lines else parse_lines(_jsonl_lines(stream), columns)
-    elif container == "parquet":
-        yield from _iter_parquet(stream, seekable, columns)
+        yield from (
+            _jsonl_lines(stream) if lines else parse_lines(_jsonl_lines(stream), columns, found)
+        )
     else:
-        yield from _iter_csv(stream, "\t" if container == "tsv" else ",", columns)
+        if found is not None:  # a table has every mapped column: its header is checked
+            found.update(columns)
+        if container == "parquet":
+            yield from _iter_parquet(stream, seekable, columns)
+        else:
+            yield from _iter_csv(stream, "\t" if container == "tsv" else ",", columns)
 
 
 class _RawReader(io.RawIOBase):
@@ -272,11 +295,12 @@ def _jsonl_lines(stream: IO[bytes]) -> Iterator[Line]:
 
 
 def parse_lines(
-    items: Iterable[Item], columns: Mapping[str, str] | None = None
+    items: Iterable[Item], columns: Mapping[str, str] | None = None, found: set[str] | None = None
 ) -> Iterator[Record | BadRecord]:
     """The items with their JSONL lines parsed (a line that is blank after all left out) and
-    their keys mapped by `columns` (the records of other containers come mapped already)."""
-    rename = renamer(columns or {}, "line")
+    their keys mapped by `columns` (the records of other containers come mapped already);
+    the mapped keys they hold are added to `found`."""
+    rename = renamer(columns or {}, "line", found)
     for item in items:
         if not isinstance(item, Line):
             yield item
@@ -285,12 +309,13 @@ def parse_lines(
 
 
 def renamer(
-    columns: Mapping[str, str], unit: str
+    columns: Mapping[str, str], unit: str, found: set[str] | None = None
 ) -> Callable[[Record | BadRecord], Record | BadRecord] | None:
     """A function giving a JSON record's top-level keys the fields `columns` maps them to, as
     the columns of a CSV file are (dotted fields nest); None when nothing is mapped. A record
     that holds a mapped field already, or a value where the field's group goes, is bad: the
-    one value would replace the other. `unit` names a record in errors: line or record."""
+    one value would replace the other. `unit` names a record in errors: line or record; the
+    mapped keys that records hold are added to `found`."""
     if not columns:
         return None
     paths = {source: field_path(target) for source, target in columns.items()}
@@ -305,6 +330,8 @@ def renamer(
         mapped = [key for key in record if key in paths]
         if not mapped:
             return item
+        if found is not None:
+            found.update(mapped)
         out = {key: value for key, value in record.items() if key not in paths}
         for source in mapped:
             *groups, name = parts = paths[source]

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -146,12 +146,23 @@ def _worker_count(options: ImportOptions, size: int) -> int:
 
 
 def _records(
-    stream: IO[bytes], options: ImportOptions, resume_after: int, lines: bool
+    stream: IO[bytes], options: ImportOptions, resume_after: int, lines: bool, found: set[str]
 ) -> Iterator[Item]:
     read = read_records_or_lines if lines else read_records
-    for record in read(stream, options.container, columns=options.columns):
+    for record in read(stream, options.container, columns=options.columns, found=found):
         if record.number > resume_after:
             yield record
+
+
+def unmatched_columns(columns: Mapping[str, str], found: set[str]) -> list[str]:
+    """A warning for each mapped JSON key that no record of the file has: mistyped, the
+    mapping was ignored without a word, and the field it was meant for went without."""
+    return [
+        f"columns: no record has the key {source!r} (mapped to {target!r}), so nothing was"
+        " mapped from it; is it spelled as in the file?"
+        for source, target in columns.items()
+        if source not in found
+    ]
 
 
 def _detect_format(first: list[Item], options: ImportOptions) -> str | None:
@@ -270,6 +281,7 @@ def import_file(
     far stay (an all-or-nothing import keeps none)."""
     report = IngestReport()
     fmt_holder: list[str | None] = []
+    found: set[str] = set()  # the mapped keys (or columns) that the file has
     size = path.stat().st_size
     workers = _worker_count(options, size)
     with (
@@ -283,7 +295,7 @@ def import_file(
         position = _position(stream, path, size)
         try:
             # Worker processes parse JSONL lines themselves (see formats.records.Line).
-            records = _records(stream, options, resume_after, lines=executor is not None)
+            records = _records(stream, options, resume_after, executor is not None, found)
             batches = batched(records, options.batch_size)
             for prepared in _prepared(batches, fmt_holder, options, limits, postgres, executor):
                 # Asked to stop: before the next batch, so a stop during the last one lets
@@ -292,6 +304,7 @@ def import_file(
                     session.rollback()  # an all-or-nothing import's batches so far
                     raise ImportStopped
                 done = position(prepared.last_number)
+                found |= prepared.found
                 if on_rejected is not None and prepared.rejected:
                     on_rejected(prepared.rejected)  # before the batch commits: see run_job
                 if options.atomic:
@@ -311,6 +324,8 @@ def import_file(
         finally:
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
+        if not resume_after:  # a resumed run has not seen the records before it
+            report.warnings += unmatched_columns(options.columns, found)
         if options.atomic:
             if report.rejected:
                 session.rollback()

@@ -70,6 +70,8 @@ class IngestReport:
     rejected: int = 0
     errors: list[Problem] = field(default_factory=list)
     duplicate_items: list[Problem] = field(default_factory=list)
+    # What went in but may not be what was meant (a mapped key that no record has).
+    warnings: list[str] = field(default_factory=list)
     # How many of each it lists: a file's report lists the first MAX_REPORTED (it is kept
     # with the job and shown on its page); a push lists every item (at most MAX_BULK_ITEMS),
     # for a client to know each one that did not go in.
@@ -97,6 +99,7 @@ class IngestReport:
         for problem in other.duplicate_items:
             self.duplicate(problem)
         self.duplicates += other.duplicates - len(other.duplicate_items)
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
 
     @classmethod
     def combined(cls, *reports: "IngestReport") -> "IngestReport":
@@ -116,6 +119,7 @@ class IngestReport:
         report.duplicate_items = [
             Problem(d["index"], d["reason"]) for d in data.get("duplicate_items", [])
         ]
+        report.warnings = [str(w) for w in data.get("warnings", [])]
         return report
 
     def counts(self) -> dict[str, int]:
@@ -130,6 +134,7 @@ class IngestReport:
             "duplicate_items": [
                 {"index": p.number, "reason": p.reason} for p in self.duplicate_items
             ],
+            **({"warnings": self.warnings} if self.warnings else {}),
         }
 
 
@@ -141,6 +146,7 @@ class PreparedBatch:
     rows: list[StagedRow]
     rejected: list[Problem]
     last_number: int
+    found: frozenset[str] = frozenset()  # the mapped keys its JSONL lines hold
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -299,7 +305,8 @@ def _prepare_batch(
     numbers: list[int] = []
     examples: list[CanonicalExample] = []
     rejected: list[Problem] = []
-    for item in parse_lines(items, columns):
+    found: set[str] = set()
+    for item in parse_lines(items, columns, found):
         if isinstance(item, BadRecord):
             rejected.append(Problem(item.number, item.reason))
             continue
@@ -309,7 +316,9 @@ def _prepare_batch(
         except FormatError as exc:
             rejected.append(Problem(item.number, str(exc)))
     last = items[-1].number if items else 0
-    return PreparedBatch(numbers, stage_examples(examples, postgres), rejected, last)
+    return PreparedBatch(
+        numbers, stage_examples(examples, postgres), rejected, last, frozenset(found)
+    )
 
 
 def store_prepared(

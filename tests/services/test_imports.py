@@ -267,6 +267,37 @@ def test_a_json_file_keys_are_mapped_like_columns(
         assert set(first.meta) <= {"_layout"}  # every key was mapped: none is left over
 
 
+@pytest.mark.parametrize(
+    ("container", "workers"), [("jsonl", 1), ("jsonl", 0), ("json", 0), ("parquet", 0)]
+)
+def test_a_mapped_key_that_no_record_has_is_reported(
+    make_session: sessionmaker[Session],
+    dataset_id: int,
+    tmp_path: Path,
+    container: str,
+    workers: int,
+) -> None:
+    """A mistyped key in a JSON file's mapping was ignored without a word: the import
+    "succeeded", and the field it was for went without (here each system prompt stayed in
+    metadata). A key some records have is no mistake; a table's columns are checked by its
+    header."""
+    records = [{"system": f"Be brief {i}.", "q": f"Q{i}", "a": f"A{i}"} for i in range(30)]
+    records[25]["id"] = "late"  # in one record of the last batch
+    path = write(tmp_path / f"typo.{container}", records, container)
+    columns = {"q": "instruction", "a": "output"}
+    if container != "parquet":  # there, a column the file lacks is an error of its own
+        columns.update({"id": "id", "sytem": "system"})
+    options = ImportOptions(columns=columns, batch_size=10, workers=workers)
+    report, _ = import_file(make_session, dataset_id, path, options, LIMITS)
+    assert (report.created, report.rejected) == (30, 0)
+    expected = [
+        "columns: no record has the key 'sytem' (mapped to 'system'), so nothing was mapped"
+        " from it; is it spelled as in the file?"
+    ]
+    assert report.warnings == ([] if container == "parquet" else expected)
+    assert IngestReport.from_dict(report.as_dict()).warnings == report.warnings
+
+
 def import_into_new_dataset(
     make_session: sessionmaker[Session], path: Path, workers: int
 ) -> tuple[IngestReport, str | None, int]:

@@ -372,6 +372,23 @@ def test_only_importers_see_the_pages_answering_as_the_api_does(
     assert clients.anonymous().get(PAGE, follow_redirects=False).status_code == 303
 
 
+def test_a_job_shows_what_to_check_and_the_key_named_is_text(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """A mapped key that no record had (see imports.unmatched_columns): the import succeeded,
+    and its page says what to check; the key is the user's text."""
+    ds = make_dataset(session, "ds")
+    warning = f"columns: no record has the key {HOSTILE!r} (mapped to 'system')"
+    job = _job(
+        session, ds, tmp_path, report={**_report(received=2, created=2), "warnings": [warning]}
+    )
+    soup = parse(client.get(f"{PAGE}/{job.id}"))
+    assert executable_parts(soup) == []
+    assert [p.get_text() for p in soup.select(".job-warning")] == [f"Check: {warning}"]
+    clean = _job(session, ds, tmp_path, report=_report(received=2, created=2))
+    assert parse(client.get(f"{PAGE}/{clean.id}")).select(".job-warning") == []
+
+
 def test_hostile_filenames_and_reasons_are_text(
     client: TestClient, session: Session, tmp_path: Path
 ) -> None:
