@@ -151,3 +151,24 @@ def test_a_bad_field_mapping_is_shown_under_it_and_the_file_stays_chosen(
         re.compile("Succeeded|Nothing stored")
     )
     screenshot(page, "07b-imports-list-390")
+
+
+def test_a_mapped_key_that_no_record_has_is_shown_to_check(page: Page, tmp_path: Path) -> None:
+    """A typo in a JSON file's field mapping imported the records with the field left in
+    metadata, and the page said only "Succeeded"."""
+    upload = tmp_path / "prompts.jsonl"
+    upload.write_text(
+        json.dumps({"system_prompt": "Be brief.", "q": "Who are you?", "a": "Sift."}) + "\n",
+        encoding="utf-8",
+    )
+    page.goto(f"/datasets/{DATASET}/imports")
+    page.locator("#import-file").set_input_files(upload)
+    page.locator("#import-columns").fill("q=instruction\na=output\nsystem_promt=system")
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    warning = page.locator(".job-warning")
+    expect(warning).to_have_text(
+        "Check: columns: no record has the key 'system_promt' (mapped to 'system'), so nothing"
+        " was mapped from it; is it spelled as in the file?"
+    )
+    screenshot(page, "07c-import-mapping-warning")
