@@ -1,5 +1,6 @@
 """File imports over HTTP: upload a file, then watch its job."""
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
@@ -16,8 +17,9 @@ from app.services.imports import parse_import_options
 router = APIRouter(tags=["ingest"])
 
 
-def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
-    """An import job as JSON: status, progress from 0 to 1, and the report so far."""
+def job_json(job: ImportJob, slug: str, uploads: Path) -> dict[str, Any]:
+    """An import job as JSON: status, progress from 0 to 1, and the report so far; `uploads`
+    is this server's upload folder, where the job's rejected records are looked for."""
     return {
         "id": job.id,
         "dataset": slug,
@@ -35,9 +37,10 @@ def job_json(job: ImportJob, slug: str) -> dict[str, Any]:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": f"/api/v1/datasets/{slug}/imports/{job.id}",
-        # Every rejected record as JSON lines, once the job has finished (null otherwise).
+        # Every rejected record as JSON lines, once the job has finished (null otherwise, and
+        # for a `sift import` run on another machine, which lists them there).
         "rejected_url": f"/api/v1/datasets/{slug}/imports/{job.id}/rejected"
-        if jobs.has_rejects(job)
+        if jobs.rejects_here(uploads, job)
         else None,
     }
 
@@ -79,25 +82,28 @@ def start_import(
     job = jobs.create_job(session, caller.user, dataset, file.filename or path.name, path, options)
     session.commit()
     request.app.state.jobs.submit(job.id)
-    body = job_json(job, dataset.slug)
+    body = job_json(job, dataset.slug, settings.uploads)
     return JSONResponse(body, status_code=202, headers={"Location": body["url"]})
 
 
 @router.get("/datasets/{slug}/imports")
-def list_imports(slug: str, session: SessionDep, caller: CurrentUser) -> list[dict[str, Any]]:
+def list_imports(
+    request: Request, slug: str, session: SessionDep, caller: CurrentUser
+) -> list[dict[str, Any]]:
     """The dataset's latest import jobs, newest first."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
-    return [job_json(job, slug) for job in jobs.dataset_jobs(session, dataset)]
+    uploads = request.app.state.settings.uploads
+    return [job_json(job, slug, uploads) for job in jobs.dataset_jobs(session, dataset)]
 
 
 @router.get("/datasets/{slug}/imports/{job_id}")
 def get_import(
-    slug: str, job_id: SmallId, session: SessionDep, caller: CurrentUser
+    request: Request, slug: str, job_id: SmallId, session: SessionDep, caller: CurrentUser
 ) -> dict[str, Any]:
     """One import job: status, progress and report."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
     job = jobs.dataset_job(session, dataset, job_id)
-    return job_json(job, slug)
+    return job_json(job, slug, request.app.state.settings.uploads)
 
 
 @router.get("/datasets/{slug}/imports/{job_id}/rejected", response_class=FileResponse)

@@ -246,13 +246,32 @@ def has_rejects(job: ImportJob) -> bool:
     return finished and bool((job.report or {}).get(REJECTS_BYTES))
 
 
+def rejects_here(directory: Path, job: ImportJob) -> bool:
+    """Whether a finished job's rejects file can be served from this machine's upload folder
+    (`directory`): a `sift import` run on another machine wrote it in its own."""
+    return has_rejects(job) and rejects_path(directory, job.id).is_file()
+
+
+def rejects_elsewhere(directory: Path, job: ImportJob) -> str | None:
+    """The machine whose `sift import` listed a job's rejected records, where this one cannot
+    serve them (see rejects_here); else None."""
+    if not has_rejects(job) or rejects_here(directory, job):
+        return None
+    host = job.options.get("host")
+    return host if isinstance(host, str) and host else "another machine"
+
+
 def rejects_file(directory: Path, job: ImportJob) -> Path:
-    """A finished job's rejects file, or NotFound: see has_rejects; or the file is elsewhere
-    (a `sift import` against a remote database writes it on its own machine)."""
-    path = rejects_path(directory, job.id)
-    if not has_rejects(job) or not path.is_file():
+    """A finished job's rejects file, or NotFound: see has_rejects and rejects_here."""
+    if not rejects_here(directory, job):
+        elsewhere = rejects_elsewhere(directory, job)
+        if elsewhere is not None:
+            raise NotFound(
+                f"import {job.id}'s rejected records were listed by `sift import` on {elsewhere},"
+                " in its output and its own upload folder"
+            )
         raise NotFound(f"import {job.id} has no file of rejected records (yet)")
-    return path
+    return rejects_path(directory, job.id)
 
 
 def rejects_path(directory: Path, job_id: int) -> Path:

@@ -5,7 +5,7 @@ reload or a server restart loses nothing; while a job runs, its page polls itsel
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import PurePath
@@ -107,6 +107,10 @@ class JobView:
     took: str | None
     counts: dict[str, int]  # the report's counts alone (all the list of imports shows)
     pace: jobs.Pace | None
+    # Where every rejected record is (the job's own page): a download here, or the machine
+    # whose `sift import` listed them.
+    rejects_url: str | None = None
+    rejects_elsewhere: str | None = None
 
     @property
     def speed(self) -> str | None:
@@ -166,11 +170,6 @@ class JobView:
         JSON" in the row of line 3 reads "invalid JSON")."""
         found = _NUMBERED.match(reason)
         return reason[found.end() :] if found and int(found.group(1)) == number else reason
-
-    @property
-    def rejects_url(self) -> str | None:
-        """Where every rejected record can be downloaded, once the job has written them down."""
-        return f"{self.url}/rejected.jsonl" if jobs.has_rejects(self.job) else None
 
     @property
     def outcome(self) -> tuple[str, str]:
@@ -306,7 +305,14 @@ def job_page(
     """One import: status, progress, counts and every rejected record (polls while running)."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
     job = jobs.dataset_job(session, dataset, job_id)
-    context = {"dataset": dataset, "view": JobView.of(job, dataset.slug)}
+    view = JobView.of(job, dataset.slug)
+    uploads = request.app.state.settings.uploads
+    view = replace(
+        view,
+        rejects_url=f"{view.url}/rejected.jsonl" if jobs.rejects_here(uploads, job) else None,
+        rejects_elsewhere=jobs.rejects_elsewhere(uploads, job),
+    )
+    context = {"dataset": dataset, "view": view}
     return render_page_or_fragment(request, "imports/show.html", "job", context)
 
 

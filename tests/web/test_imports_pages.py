@@ -565,3 +565,25 @@ def test_every_rejected_record_can_be_downloaded(
     clean = _job(session, ds, tmp_path, report=_report(received=2, created=2))
     assert parse(client.get(f"{PAGE}/{clean.id}")).select(".rejects-download") == []
     assert client.get(f"{PAGE}/{clean.id}/rejected.jsonl").status_code == 404
+
+
+def test_rejects_listed_by_a_sift_import_elsewhere_are_not_offered_as_a_download(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """`sift import` against this database from a laptop writes its rejected records there:
+    the page offered "Download all", and the link answered 404 "no file (yet)"."""
+    ds = make_dataset(session, "ds")
+    errors = [{"index": 2, "error": "output: missing"}]
+    report = {**_report(received=3, created=2, rejected=1, errors=errors), "rejects_bytes": 40}
+    options = {"columns": {}, "atomic": False, "origin": "cli", "host": "lead-laptop", "pid": 7}
+    job = _job(session, ds, tmp_path, report=report, options=options)
+    soup = parse(client.get(f"{PAGE}/{job.id}"))
+    assert soup.select(".rejects-download") == []
+    assert one(soup, ".rejects-elsewhere").get_text() == (
+        "The rejected record was listed by sift import on lead-laptop, which ran this import: in"
+        " its output, and in its own upload folder."
+    )
+    assert client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["rejected_url"] is None
+    missing = client.get(f"/api/v1/datasets/ds/imports/{job.id}/rejected")
+    assert missing.status_code == 404
+    assert "listed by `sift import` on lead-laptop" in missing.text
