@@ -14,7 +14,7 @@ from app.canonical import ROLES, Message
 from app.formats import FormatError
 from app.formats import fields as f
 
-_MARKERS = ("content_null", "content_empty")
+RESERVED_MARKERS = ("content_null", "content_empty")  # layout hints kept on messages
 
 
 def parse_messages(value: Any, path: str) -> list[Message]:
@@ -28,7 +28,7 @@ def parse_message(item: dict[str, Any], path: str) -> Message:
     if role not in ROLES:
         shown = "missing" if role is None else f"unknown role {role!r}"
         raise FormatError(f"{path}.role: {shown}")
-    for marker in _MARKERS:
+    for marker in RESERVED_MARKERS:
         if marker in item:
             raise FormatError(f"{path}.{marker}: this key is reserved for Sift's layout hints")
     content = item.get("content", f.MISSING)

@@ -197,6 +197,11 @@ def refuse_extras(example: CanonicalExample, fmt: str) -> None:
         raise FormatError(f"tools: {fmt} has no place for tool schemas")
     if example.label is not None:
         raise FormatError(f"label: {fmt} has no place for a KTO label")
+    for index, message in enumerate(example.messages):
+        # Tool calls, a name, a training weight, the turn's own role name: text alone would
+        # leave them behind without a word.
+        for key in message.model_extra or {}:
+            raise FormatError(f"messages[{index}].{key}: {fmt} has no place for it")
 
 
 def chosen_rejected(example: CanonicalExample, fmt: str) -> tuple[Alternative, Alternative]:

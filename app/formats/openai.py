@@ -58,13 +58,13 @@ def _preference_input(value: Any) -> tuple[list[Message], list[Any] | None, dict
     if not isinstance(value, dict):
         raise FormatError(f"input: expected an object, got {f.kind(value)}")
     used = {"messages"}
-    messages = parse_messages(value.get("messages"), "input.messages")
+    messages = parse_messages(value.get("messages", f.MISSING), "input.messages")
     tools = f.tools_list(value, "tools", used, "input.tools")
     return messages, tools, {k: v for k, v in value.items() if k not in used}
 
 
 def _outputs(record: dict[str, Any]) -> list[Alternative]:
-    chosen, rejected = (parse_messages(record.get(key), key) for key in _PREFERENCE)
+    chosen, rejected = (parse_messages(record.get(key, f.MISSING), key) for key in _PREFERENCE)
     return [f.alternative(chosen, "chosen"), f.alternative(rejected, "rejected")]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from app.canonical import Alternative, CanonicalExample, Message, Role
 from app.formats import FormatError
 from app.formats import fields as f
-from app.formats.chat import dump_message, parse_message
+from app.formats.chat import RESERVED_MARKERS, dump_message, parse_message
 from app.formats.tool_calls import calls_from_text, calls_to_text
 
 NAME = "sharegpt"
@@ -105,6 +105,9 @@ def parse_turn(turn: dict[str, Any], path: str) -> Message:
     for key in ("role", "content", "tool_calls"):
         if key in extras:
             raise FormatError(f"{path}.{key}: clashes with the canonical message field {key!r}")
+    for key in RESERVED_MARKERS:
+        if key in extras:
+            raise FormatError(f"{path}.{key}: this key is reserved for Sift's layout hints")
     value = turn.get("value", f.MISSING)
     if source == "function_call" and isinstance(value, str):
         calls = calls_from_text(value)
@@ -119,17 +122,25 @@ def _tools(record: dict[str, Any], used: set[str], hints: dict[str, Any]) -> lis
     value = record.get("tools")
     if not isinstance(value, str):
         return f.tools_list(record, "tools", used, "tools")
+    used.add("tools")
+    if not value:  # LLaMA-Factory's "no tools" beside records that have some
+        hints["tools_empty"] = True
+        return None
     try:
-        tools = json.loads(value)
+        tools = json.loads(value, parse_constant=_not_json)
     except ValueError as exc:
         raise FormatError(f"tools: not valid JSON ({exc})") from None
     if not isinstance(tools, list):
         raise FormatError(f"tools: expected a JSON list of tools, got {f.kind(tools)}")
-    used.add("tools")
     hints["tools_string"] = True
     if json.dumps(tools, ensure_ascii=False) != value:
         hints["tools_text"] = value
     return tools
+
+
+def _not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity, which JSON has not: stored, they would turn to null.
+    raise ValueError(f"{constant} is not JSON")
 
 
 TurnParser = Callable[[dict[str, Any], str], Message]
@@ -140,8 +151,15 @@ def _pair(record: dict[str, Any], used: set[str], parse_one: TurnParser) -> list
         return []
     used.update(("chosen", "rejected"))
     pair = []
+    if "responses" in record:
+        raise FormatError(
+            "responses: a record holds one chosen and one rejected response, or a ranked list"
+            " of responses, not both"
+        )
     for key in ("chosen", "rejected"):
-        turn = record.get(key)
+        turn = record.get(key, f.MISSING)
+        if turn is f.MISSING:
+            raise FormatError(f"{key}: missing")
         if not isinstance(turn, dict):
             shape = "{role, content}" if parse_one is parse_message else "{from, value}"
             raise FormatError(f"{key}: expected a {shape} object, got {f.kind(turn)}")
@@ -177,6 +195,8 @@ def dump(example: CanonicalExample) -> dict[str, Any]:
     out[hints.get("key", "conversations")] = [turn for m in messages for turn in turns_of(m)]
     if example.tools is not None:
         out["tools"] = _tools_out(example.tools, hints)
+    elif hints.get("tools_empty"):
+        out["tools"] = ""
     if example.alternatives:
         out.update(_alternatives_out(example, turns_of))
     if example.label is not None:
@@ -194,7 +214,7 @@ def dump_turns(message: Message) -> list[dict[str, Any]]:
     source = extras.pop("from", None)
     calls = extras.pop("tool_calls", None)
     if calls and source is None:
-        for marker in ("content_null", "content_empty"):
+        for marker in RESERVED_MARKERS:
             extras.pop(marker, None)
         turn = {**extras, "from": "function_call", "value": calls_to_text(calls)}
         if message.content:
@@ -220,13 +240,17 @@ def _alternatives_out(
     alternatives = example.alternatives
     if any(len(alt.messages) != 1 for alt in alternatives):
         raise FormatError(f"alternatives: {NAME} holds single-message responses only")
+
+    def one_turn(alt: Alternative) -> dict[str, Any]:
+        turns = turns_of(alt.messages[0])
+        if len(turns) != 1:  # text and tool calls: a gpt turn and a function_call turn
+            raise FormatError(f"alternatives: {NAME} holds one turn a response, not text and calls")
+        return turns[0]
+
     if all(alt.rank is not None and alt.label is None for alt in alternatives):
         return {
-            "responses": [turns_of(alt.messages[0])[0] for alt in alternatives],
+            "responses": [one_turn(alt) for alt in alternatives],
             "ranking": [alt.rank for alt in alternatives],
         }
     chosen, rejected = f.chosen_rejected(example, NAME)
-    return {
-        "chosen": turns_of(chosen.messages[0])[0],
-        "rejected": turns_of(rejected.messages[0])[0],
-    }
+    return {"chosen": one_turn(chosen), "rejected": one_turn(rejected)}

@@ -10,6 +10,8 @@ import contextlib
 import json
 from typing import Any
 
+from app.formats import FormatError
+
 
 def calls_from_text(text: str) -> list[dict[str, Any]] | None:
     """OpenAI-style tool_calls for a function_call text, or None if it would not round-trip."""
@@ -38,13 +40,19 @@ def calls_from_text(text: str) -> list[dict[str, Any]] | None:
 
 
 def calls_to_text(calls: list[Any]) -> str:
-    """The function_call text for OpenAI-style tool_calls."""
-    items = [_item(call) for call in calls]
+    """The function_call text for OpenAI-style tool_calls; a FormatError (naming the call)
+    for a call that is not {"function": {"name": ..., ...}}, which the text cannot hold."""
+    items = [_item(call, index) for index, call in enumerate(calls)]
     return json.dumps(items[0] if len(items) == 1 else items, ensure_ascii=False)
 
 
-def _item(call: Any) -> dict[str, Any]:
-    function = call.get("function", {}) if isinstance(call, dict) else {}
+def _item(call: Any, index: int) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise FormatError(
+            f"tool_calls[{index}]: a function_call turn holds calls of the form"
+            ' {"function": {"name": ..., "arguments": ...}}'
+        )
     arguments = function.get("arguments")
     if isinstance(arguments, str):
         with contextlib.suppress(ValueError):

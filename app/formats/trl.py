@@ -129,6 +129,11 @@ def _implicit(record: dict[str, Any], hints: dict[str, Any]) -> tuple[list[Messa
             hints["prompt_key"] = "messages"
             alternatives = [f.alternative(chosen, "chosen"), f.alternative(rejected, "rejected")]
             return parse_messages(record["messages"], "messages"), alternatives
+        if isinstance(record.get("prompt"), str):
+            raise FormatError(
+                "prompt: text, but chosen and rejected are message lists that share no prompt"
+                " messages; give the prompt as a list of messages, or the responses as text"
+            )
         raise FormatError("chosen, rejected: no shared prompt messages (and no prompt key)")
     hints["implicit_prompt"] = True
     prompt = chosen[:shared]

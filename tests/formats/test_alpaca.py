@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from app.canonical import CanonicalExample, Message
-from app.formats import FormatError, alpaca
+from app.formats import FormatError, alpaca, dolly
 
 from .cases import load_cases
 
@@ -138,3 +138,29 @@ def test_dump_refuses_what_alpaca_cannot_hold() -> None:
     labelled = CanonicalExample(messages=[Message(role="user", content="q")], label=True)
     with pytest.raises(FormatError, match=r"^label: alpaca has no place"):
         alpaca.dump(labelled)
+
+
+@pytest.mark.parametrize("fmt", [alpaca, dolly], ids=["alpaca", "dolly"])
+@pytest.mark.parametrize(
+    ("extra", "value"),
+    [
+        ("tool_calls", [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]),
+        ("weight", 0),
+        ("name", "Ada"),
+    ],
+)
+def test_a_text_format_refuses_message_parts_it_would_drop(
+    fmt: Any, extra: str, value: Any
+) -> None:
+    """An OpenAI or TRL example written as alpaca or dolly lost its tool calls, a message's
+    name and its training weight without a word: the record held the text alone."""
+    example = CanonicalExample.model_validate(
+        {
+            "messages": [
+                {"role": "user", "content": "Weather in Oslo?"},
+                {"role": "assistant", "content": "Let me check.", extra: value},
+            ]
+        }
+    )
+    with pytest.raises(FormatError, match=rf"^messages\[1\]\.{extra}: \w+ has no place for it"):
+        fmt.dump(example)

@@ -80,12 +80,13 @@ USER = {"role": "user", "content": "Hi"}
         ({"tools": []}, "messages: missing"),
         ({**message_list(USER), "tools": {}}, "tools: expected a list of tools, got object"),
         ({"input": [], "preferred_output": []}, "input: expected an object, got list"),
+        ({"input": {}, "preferred_output": []}, "input.messages: missing"),
         (
             {
                 "input": {"messages": [USER]},
                 "preferred_output": [{"role": "assistant", "content": "a"}],
             },
-            "non_preferred_output: expected a list of messages, got null",
+            "non_preferred_output: missing",
         ),
         (
             {"input": {"messages": [USER], "tools": "[]"}, "preferred_output": []},

@@ -238,7 +238,7 @@ HI = {"from": "human", "value": "Hi"}
         ({**conversation(HI), "tools": 3}, "tools: expected a list of tools, got number"),
         (
             {**conversation(HI), "chosen": {"from": "gpt", "value": "a"}},
-            "rejected: expected a {from, value} object, got null",
+            "rejected: missing",
         ),
         (
             {
@@ -264,6 +264,27 @@ HI = {"from": "human", "value": "Hi"}
             {**conversation(HI), "id": "x" * 201, "system": 5},
             "system: expected a string, got number",
         ),
+        # Python's json reads NaN, which JSON has not: stored, the tool's default became null.
+        (
+            {**conversation(HI), "tools": '[{"name": "f", "default": NaN}]'},
+            "tools: not valid JSON (NaN is not JSON)",
+        ),
+        # Sift's own layout hints: accepted here, they were dropped when written back.
+        (
+            conversation(HI, {"from": "function_call", "value": "{}", "content_null": True}),
+            "conversations[1].content_null: this key is reserved for Sift's layout hints",
+        ),
+        # Both shapes of preference: stored, the example could not be written back.
+        (
+            {
+                **conversation(HI),
+                "chosen": {"from": "gpt", "value": "a"},
+                "rejected": {"from": "gpt", "value": "b"},
+                "responses": [{"from": "gpt", "value": "a"}],
+                "ranking": [1],
+            },
+            "responses: a record holds one chosen and one rejected response, or a ranked list",
+        ),
     ],
 )
 def test_errors_name_the_field(record: dict[str, Any], message: str) -> None:
@@ -286,3 +307,48 @@ def test_dump_refuses_alternatives_it_cannot_hold() -> None:
     example.alternatives[0].messages.append(Message(role="assistant", content="c"))
     with pytest.raises(FormatError, match=r"^alternatives: sharegpt holds single-message"):
         sharegpt.dump(example)
+
+
+def test_empty_tools_text_means_no_tools_and_is_written_back() -> None:
+    """LLaMA-Factory writes "tools": "" on records without tools beside records with some
+    (and an empty CSV or Parquet cell reads so): such records were refused as invalid JSON."""
+    record = {**conversation(HI, {"from": "gpt", "value": "Hello"}), "tools": ""}
+    example = sharegpt.parse(record)
+    assert example.tools is None and example.metadata.get("tools") is None
+    stored = CanonicalExample.model_validate(example.model_dump(mode="json"))
+    assert sharegpt.dump(stored) == record
+
+
+CALL = {"type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+
+
+def test_a_response_with_text_and_calls_is_refused_not_cut_to_its_text() -> None:
+    """Such a response is two ShareGPT turns (gpt, then function_call), and chosen holds one:
+    the call was dropped without a word."""
+    example = openai.parse(
+        {
+            "input": {"messages": [{"role": "user", "content": "Weather in Oslo?"}]},
+            "preferred_output": [
+                {"role": "assistant", "content": "Let me check.", "tool_calls": [CALL]}
+            ],
+            "non_preferred_output": [{"role": "assistant", "content": "No idea."}],
+        }
+    )
+    with pytest.raises(FormatError, match=r"^alternatives: sharegpt holds one turn a response"):
+        sharegpt.dump(example)
+
+
+def test_tool_calls_the_function_call_text_cannot_hold_are_refused() -> None:
+    """A call whose function is not an object crashed the export (AttributeError), and one
+    that was not an object at all came out as {"name": null, "arguments": null}."""
+    for calls in ([{"id": "1", "type": "function", "function": "weather"}], ["weather"]):
+        example = openai.parse(
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": None, "tool_calls": calls},
+                ]
+            }
+        )
+        with pytest.raises(FormatError, match=r"^tool_calls\[0\]: a function_call turn holds"):
+            sharegpt.dump(example)

@@ -97,6 +97,11 @@ ANSWER = [{"role": "assistant", "content": "a"}]
         ({"chosen": "a", "rejected": USER}, "prompt: missing (an implicit prompt needs"),
         ({"prompt": "q", "chosen": "a"}, "rejected: missing"),
         ({"chosen": ANSWER, "rejected": USER}, "chosen, rejected: no shared prompt messages"),
+        # It said "(and no prompt key)" of a record whose prompt is there, as text.
+        (
+            {"prompt": "q", "chosen": ANSWER, "rejected": ANSWER},
+            "prompt: text, but chosen and rejected are message lists that share no prompt",
+        ),
         (
             {"prompt": USER, "completion": [{"role": "bot", "content": "a"}]},
             "completion[0].role: unknown role 'bot'",
