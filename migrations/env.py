@@ -8,6 +8,8 @@ from app.config import get_settings
 from app.db import Base, make_engine
 from app.dbschema import include_object
 
+MIGRATION_LOCK = 0x51F7_0001  # any number of its own: Sift's migrations, one at a time
+
 
 def run(connection: Connection) -> None:
     """Configure the context on a connection and run the migrations in one transaction."""
@@ -19,6 +21,11 @@ def run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # App containers starting together each run `sift db upgrade`: one migrates, the
+            # others wait here and then find nothing to do (they failed, creating the
+            # version table a second time). Held until this transaction ends.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 
