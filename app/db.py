@@ -72,14 +72,25 @@ T = TypeVar("T")
 # Postgres gives up one of two transactions that wait on each other (two bulk writes that
 # share content, locking the same unique keys in opposite orders); running it again is safe.
 RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# Two writers storing the same content, or naming the same new external id, at once (a push
+# whose update gives an example the content another push has just stored): the second's
+# look-up did not see the first's row, and its write broke the unique key. Run again, it sees
+# the row and reports a duplicate, or updates it. (Two concurrent pushes answered 409.)
+RETRY_UNIQUE_KEYS = frozenset(
+    {"uq_examples_content_hash_dataset_id", "uq_examples_external_id_dataset_id"}
+)
 
 
 def is_transient(exc: DBAPIError) -> bool:
     """A failure that running the transaction again can cure: a Postgres deadlock or
     serialization failure, or SQLite's lock taken by another writer (a reader's snapshot
     cannot become a writer after someone else wrote; a new transaction can)."""
-    if getattr(exc.orig, "sqlstate", None) in RETRY_SQLSTATES:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRY_SQLSTATES:
         return True
+    if sqlstate == "23505":  # unique_violation
+        diag = getattr(exc.orig, "diag", None)
+        return getattr(diag, "constraint_name", None) in RETRY_UNIQUE_KEYS
     return "database is locked" in str(exc.orig)
 
 

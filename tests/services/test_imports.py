@@ -876,6 +876,74 @@ def test_a_writer_that_loses_the_race_for_a_new_external_id_updates_it(
     assert {(m[0]["content"].split()[0], v) for m, v in rows} == {("beta", 2)}
 
 
+def test_an_update_that_loses_the_race_for_its_new_content_is_a_duplicate(
+    backend: str, make_session: sessionmaker[Session], dataset_id: int
+) -> None:
+    """A push giving an example new content that another push stored meanwhile: its look-up
+    did not see the other's row, its update broke the unique key, and the push answered 409
+    "clashed with a concurrent one". Run again (commit_retrying), it is a duplicate."""
+    import threading
+
+    from app.db import commit_retrying
+    from app.services.examples import stage_examples, store_staged
+    from tests.factories import chat
+
+    postgres = backend == "postgres"
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        store_staged(
+            session, dataset, stage_examples([chat("old", "x", external_id="a")], postgres)
+        )
+        session.commit()
+    other_stored = threading.Event()
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def store_new_content() -> None:
+        with make_session() as session:
+            dataset = session.get_one(Dataset, dataset_id)
+            results["other"] = store_staged(
+                session, dataset, stage_examples([chat("new", "y")], postgres)
+            )
+            other_stored.set()
+            time.sleep(1.5)  # committed while the update waits on its key
+            session.commit()
+
+    def update_to_it() -> None:
+        other_stored.wait(10)
+        with make_session() as session:
+            dataset = session.get_one(Dataset, dataset_id)
+            staged = stage_examples([chat("new", "y", external_id="a")], postgres)
+            results["update"] = commit_retrying(
+                session, lambda: store_staged(session, dataset, staged)
+            )
+
+    def guarded(work: Any) -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=guarded, args=(w,)) for w in (store_new_content, update_to_it)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(results["other"].created) == 1
+    update = results["update"]
+    assert (update.updated, len(update.duplicates)) == ([], 1)
+    with make_session() as session:
+        kept = session.scalars(
+            select(Example.messages).where(
+                Example.dataset_id == dataset_id, Example.external_id == "a"
+            )
+        ).one()
+    assert kept[0]["content"] == "old"
+
+
 def test_a_large_job_refreshes_the_planner_statistics(
     backend: str,
     make_session: sessionmaker[Session],
