@@ -192,6 +192,13 @@ def job_file(job: ImportJob, uploads: Path | None) -> Path | None:
     return None
 
 
+def _rejects_folder(origin: Any, path: Path, uploads: Path) -> Path:
+    """Where a job lists its rejected records: beside an uploaded file, in the folder every
+    server shares (found there even by a worker whose own SIFT_UPLOAD_DIR is wrong, when
+    the upload's path reaches it); a `sift import` keeps them in its own upload folder."""
+    return uploads if origin == "cli" else path.parent
+
+
 def _not_here(filename: str, uploads: Path | None) -> str:
     return (
         f"the uploaded file {filename!r} is not in this machine's upload folder ({uploads}):"
@@ -255,7 +262,7 @@ def rejects_here(directory: Path, job: ImportJob) -> bool:
 def rejects_elsewhere(directory: Path, job: ImportJob) -> str | None:
     """The machine whose `sift import` listed a job's rejected records, where this one cannot
     serve them (see rejects_here); else None."""
-    if not has_rejects(job) or rejects_here(directory, job):
+    if job.options.get("origin") != "cli" or not has_rejects(job) or rejects_here(directory, job):
         return None
     host = job.options.get("host")
     return host if isinstance(host, str) and host else "another machine"
@@ -269,6 +276,12 @@ def rejects_file(directory: Path, job: ImportJob) -> Path:
             raise NotFound(
                 f"import {job.id}'s rejected records were listed by `sift import` on {elsewhere},"
                 " in its output and its own upload folder"
+            )
+        if has_rejects(job):  # a worker's, in an upload folder that this server does not see
+            raise NotFound(
+                f"import {job.id}'s rejected records are not in this server's upload folder"
+                f" ({directory}): every app server and `sift worker` must share one"
+                " (SIFT_UPLOAD_DIR)"
             )
         raise NotFound(f"import {job.id} has no file of rejected records (yet)")
     return rejects_path(directory, job.id)
@@ -375,7 +388,7 @@ def run_job(
         session.commit()
         resume_after, earlier = job.resume_after, IngestReport.from_dict(job.report or {})
         options, path, dataset_id = _options(job), job_file(job, uploads), job.dataset_id
-        filename = job.filename
+        filename, origin = job.filename, job.options.get("origin")
         # An atomic import commits only at the end, so its liveness is written from another
         # connection. Postgres only: SQLite's one writer is the import itself, and its jobs
         # all run in this one process, which never takes its own job for a dead one.
@@ -417,7 +430,8 @@ def run_job(
             file_at_fault = False  # the set-up's: mending the file would not help
             raise ImportFailed(_not_here(filename, uploads), options.fmt)
         if uploads is not None:  # an unwritable directory fails the job, saying so
-            rejects = _RejectsFile(rejects_path(uploads, job_id), kept_rejects)
+            folder = _rejects_folder(origin, path, uploads)
+            rejects = _RejectsFile(rejects_path(folder, job_id), kept_rejects)
         report, fmt = import_file(
             make_session,
             dataset_id,

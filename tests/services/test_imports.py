@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import dbschema, repositories
 from app.db import make_engine, make_sessionmaker
+from app.errors import NotFound
 from app.models import Dataset, Example, ImportJob
 from app.models.types import utcnow
 from app.repositories import ingest as ingest_repo
@@ -619,14 +620,15 @@ def test_every_rejected_record_is_written_down_once_even_across_a_resume(
 
     lines = [json.dumps(alpaca(i) if i % 5 == 0 else {"instruction": f"no output {i}"})
              for i in range(3000)]  # fmt: skip
-    path = tmp_path / "many-bad.jsonl"
+    rejects = tmp_path / "uploads"  # the upload folder: an upload's rejects are beside it
+    rejects.mkdir()
+    path = rejects / "many-bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
     with make_session() as session:
         dataset = session.get_one(Dataset, dataset_id)
         options = ImportOptions(batch_size=1000, workers=0)
         job_id = jobs.create_job(session, None, dataset, path.name, path, options).id
         session.commit()
-    rejects = tmp_path / "rejects"
     stop = threading.Event()
     job = jobs.run_job(make_session, job_id, LIMITS, lambda *_: stop.set(), stop, rejects)
     assert job.status == "queued" and job.resume_after == 1000
@@ -653,7 +655,8 @@ def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejecte
     from app.services import imports
 
     lines = [json.dumps(alpaca(i) if i % 2 else {"instruction": f"bad {i}"}) for i in range(200)]
-    path = tmp_path / "half-bad.jsonl"
+    (tmp_path / "rejects").mkdir()
+    path = tmp_path / "rejects" / "half-bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
     job_id = make_job(make_session, dataset_id, path)  # batches of 50
     real_store = imports.store_prepared
@@ -671,11 +674,15 @@ def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejecte
     written = jobs.rejects_path(tmp_path / "rejects", job_id).read_bytes().splitlines()
     assert job.report["rejected"] == len(written) == 25
     assert job.report[jobs.REJECTS_BYTES] == sum(len(line) + 1 for line in written)
-    # A rejects directory that cannot be made fails the job, saying so (it stayed running).
+    # A rejects directory that cannot be made fails the job, saying so (it stayed running):
+    # `sift import` keeps them in its own upload folder.
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    other = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS,
-                         uploads=blocker)  # fmt: skip
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        cli_job = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
+        session.commit()
+        other = jobs.run_job(make_session, cli_job.id, LIMITS, uploads=blocker)
     assert other.status == "failed" and "not-a-dir" in (other.error or "")
 
 
@@ -1232,3 +1239,25 @@ def test_a_worker_finds_an_upload_in_its_own_upload_folder_or_says_what_to_share
         " every app server and `sift worker` must share one upload folder (SIFT_UPLOAD_DIR);"
         " once they do, upload the file again"
     )
+
+
+def test_an_uploads_rejects_are_listed_beside_it_where_every_server_sees_them(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """A worker whose own SIFT_UPLOAD_DIR is wrong still reaches an upload by its path (every
+    machine mounting the share at one path): it imported the file, but wrote the rejected
+    records in its own folder, and the page blamed a `sift import` on another machine."""
+    shared, wrong = tmp_path / "shared", tmp_path / "worker-local"
+    data = json.dumps(alpaca(1)).encode() + b"\n" + b'{"instruction": "no output"}\n'
+    saved = jobs.save_upload(io.BytesIO(data), "some-bad.jsonl", shared)
+    job = jobs.run_job(make_session, make_job(make_session, dataset_id, saved), LIMITS,
+                       uploads=wrong)  # fmt: skip
+    assert job.status == "succeeded" and job.report is not None and job.report["rejected"] == 1
+    assert jobs.rejects_here(shared, job)  # what a server on the share serves
+    assert json.loads(jobs.rejects_file(shared, job).read_bytes()) == {
+        "number": 2,
+        "error": "output: missing",
+    }
+    assert jobs.rejects_elsewhere(wrong, job) is None  # no `sift import` is to blame
+    with pytest.raises(NotFound, match="must share one"):
+        jobs.rejects_file(wrong, job)
