@@ -518,6 +518,10 @@ def run_job(
             {"job": job_id, "file": job.filename, "status": status, **total.counts()},
         )
         session.commit()
+    if origin != "cli" and path is not None:
+        # An upload is kept for its job alone (a new upload is a new job): once the job has
+        # ended, the shared folder has no use for it (its rejected records stay beside it).
+        path.unlink(missing_ok=True)
     if total.created + total.updated >= ANALYZE_AFTER:
         with make_session() as session:
             repositories.refresh_statistics(session)

@@ -678,9 +678,11 @@ def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejecte
     # `sift import` keeps them in its own upload folder.
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
+    mine = tmp_path / "mine.jsonl"  # the user's own file (an upload is gone once imported)
+    mine.write_text("\n".join(lines) + "\n")
     with make_session() as session:
         dataset = session.get_one(Dataset, dataset_id)
-        cli_job = jobs.create_job(session, None, dataset, path.name, path, ImportOptions(), "cli")
+        cli_job = jobs.create_job(session, None, dataset, mine.name, mine, ImportOptions(), "cli")
         session.commit()
         other = jobs.run_job(make_session, cli_job.id, LIMITS, uploads=blocker)
     assert other.status == "failed" and "not-a-dir" in (other.error or "")
@@ -1261,3 +1263,25 @@ def test_an_uploads_rejects_are_listed_beside_it_where_every_server_sees_them(
     assert jobs.rejects_elsewhere(wrong, job) is None  # no `sift import` is to blame
     with pytest.raises(NotFound, match="must share one"):
         jobs.rejects_file(wrong, job)
+
+
+def test_an_upload_is_removed_when_its_job_ends_and_a_users_own_file_never(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """After 18 imports all 18 uploads (195 MB) were still in the shared folder: nothing ever
+    removed one. A file given to `sift import` is the user's own, and stays."""
+    uploads = tmp_path / "uploads"
+    good = json.dumps(alpaca(1)).encode() + b"\n"
+    done = jobs.save_upload(io.BytesIO(good), "good.jsonl", uploads)
+    broken = jobs.save_upload(io.BytesIO(b"[{]"), "broken.json", uploads)
+    for path, status in ((done, "succeeded"), (broken, "failed")):
+        job = jobs.run_job(make_session, make_job(make_session, dataset_id, path), LIMITS,
+                           uploads=uploads)  # fmt: skip
+        assert job.status == status and not path.exists()
+    mine = write(tmp_path / "mine.jsonl", [alpaca(2)], "jsonl")
+    with make_session() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        job_id = jobs.create_job(session, None, dataset, mine.name, mine, ImportOptions(), "cli").id
+        session.commit()
+    assert jobs.run_job(make_session, job_id, LIMITS, uploads=uploads).status == "succeeded"
+    assert mine.exists()
