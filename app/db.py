@@ -83,8 +83,9 @@ RETRY_UNIQUE_KEYS = frozenset(
 
 def is_transient(exc: DBAPIError) -> bool:
     """A failure that running the transaction again can cure: a Postgres deadlock or
-    serialization failure, or SQLite's lock taken by another writer (a reader's snapshot
-    cannot become a writer after someone else wrote; a new transaction can)."""
+    serialization failure, an example's unique key taken by a concurrent writer (see
+    RETRY_UNIQUE_KEYS), or SQLite's lock taken by another writer (a reader's snapshot cannot
+    become a writer after someone else wrote; a new transaction can)."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in RETRY_SQLSTATES:
         return True

@@ -198,10 +198,17 @@ def refuse_extras(example: CanonicalExample, fmt: str) -> None:
     if example.label is not None:
         raise FormatError(f"label: {fmt} has no place for a KTO label")
     for index, message in enumerate(example.messages):
-        # Tool calls, a name, a training weight, the turn's own role name: text alone would
-        # leave them behind without a word.
-        for key in message.model_extra or {}:
+        # Tool calls, a name, a weight of 0 (not trained on): text alone would leave them
+        # behind without a word.
+        for key, value in (message.model_extra or {}).items():
+            if key in _SPELLING or value is None or (key == "weight" and value == 1):
+                continue
             raise FormatError(f"messages[{index}].{key}: {fmt} has no place for it")
+
+
+# A message's keys that say how it was written, not what it holds: ShareGPT's name for its
+# role ("user" for "human") and Sift's markers of a null or empty content beside tool calls.
+_SPELLING = frozenset({"from", "content_null", "content_empty"})
 
 
 def chosen_rejected(example: CanonicalExample, fmt: str) -> tuple[Alternative, Alternative]:

@@ -134,7 +134,7 @@ class IngestReport:
             "duplicate_items": [
                 {"index": p.number, "reason": p.reason} for p in self.duplicate_items
             ],
-            **({"warnings": self.warnings} if self.warnings else {}),
+            "warnings": self.warnings,
         }
 
 

@@ -185,11 +185,27 @@ def job_file(job: ImportJob, uploads: Path | None) -> Path | None:
     perhaps mounted elsewhere."""
     saved = Path(job.path)
     if job.options.get("origin") == "cli" or uploads is None:
-        return saved
-    for path in (uploads / saved.name, saved):  # saved: an upload folder since moved
+        return saved  # a `sift import`'s own file (or no upload folder to look in)
+    # Where it was saved: a worker whose own SIFT_UPLOAD_DIR is wrong may still reach it.
+    for path in (uploads / saved.name, saved):
         if path.is_file():
             return path
     return None
+
+
+_UPLOAD_NAME = re.compile(r"[0-9a-f]{32}-.+")  # as save_upload names them
+
+
+def _remove_upload(job_id: int, origin: Any, path: Path | None) -> None:
+    """Remove an uploaded file once its job has ended (a new upload is a new job). Only what
+    is surely an upload: a web or API job's file, named as save_upload names them (a job
+    queued by an older `sift import`, which said no origin, holds the user's own file)."""
+    if origin != "web" or path is None or not _UPLOAD_NAME.fullmatch(path.name):
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only share, say: the job has ended all the same
+        log.warning("import job %s: its upload %s was left in place: %s", job_id, path, exc)
 
 
 def _rejects_folder(origin: Any, path: Path, uploads: Path) -> Path:
@@ -314,7 +330,8 @@ class _RejectsFile:
         return self.out.tell()
 
     def close(self, keep: int | None = None) -> int:
-        """Close the file, cut back to `keep` bytes if given (removed when empty); its size."""
+        """Close the file, cut back to `keep` bytes if given; its size. A run that no longer
+        owns its job only closes it: the run that took the job over writes it now."""
         if self.out.closed:
             return 0
         if keep is not None and keep < self.out.tell():
@@ -322,8 +339,6 @@ class _RejectsFile:
             self.out.seek(keep)
         end = self.out.tell()
         self.out.close()
-        if end == 0:
-            self.path.unlink(missing_ok=True)
         return end
 
 
@@ -375,8 +390,9 @@ def run_job(
     """Run (or resume) an import job to the end; progress is saved with every batch. When
     `stop` is set (the server is shutting down), the job stops after the batch it is on and
     is queued again, for the next worker to resume at once. `uploads` is this machine's
-    upload folder: an uploaded file is found there (see job_file), and every rejected record
-    is written to the job's rejects file in it (see rejects_path); the report itself lists
+    upload folder: an uploaded file is found there (see job_file), every rejected record is
+    written to the job's rejects file beside it (a `sift import`'s in `uploads`; see
+    rejects_path), and the upload is removed when the job ends. The report itself lists
     the first 1,000."""
     with make_session() as session:
         job = ingest_repo.get_job(session, job_id)
@@ -398,13 +414,28 @@ def run_job(
         # run writes again. Cut back to that size, each bad record is listed once.
         kept_rejects = int((job.report or {}).get(REJECTS_BYTES, 0)) if resume_after else 0
     rejects: _RejectsFile | None = None
+    pending: list[Problem] = []  # the rejects of the batch under way
+
+    def take_rejects(problems: list[Problem]) -> None:
+        # An all-or-nothing import saves no progress till its end: its rejects are written
+        # as they come (its file is cut back to nothing if it stops part-way).
+        if options.atomic and rejects is not None:
+            rejects.write(problems)
+        else:
+            pending.extend(problems)
 
     def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
-        current = session.get_one(ImportJob, job_id)
+        # The job's row locked till the batch commits: no other worker takes the job over
+        # between this check and the commit, so only the run that owns it writes its files.
+        current = session.get_one(ImportJob, job_id, with_for_update=True, populate_existing=True)
         if current.started_at != claimed:
             # A batch that waited past STALE_AFTER (on a lock, say) let another worker take
             # the job for cut off and run it: this run stops, its batch rolled back.
+            pending.clear()
             raise RunSuperseded
+        if rejects is not None and pending:
+            rejects.write(pending)
+        pending.clear()
         current.report = {
             **IngestReport.combined(earlier, report).as_dict(),
             REJECTS_BYTES: rejects.size() if rejects else 0,
@@ -442,7 +473,7 @@ def run_job(
             on_batch=save_progress,
             progress=beat,
             should_stop=stop.is_set if stop is not None else None,
-            on_rejected=rejects.write if rejects is not None else None,
+            on_rejected=take_rejects,
         )
     except RunSuperseded:
         log.warning("import job %s was taken over by another run; this one stops", job_id)
@@ -481,6 +512,8 @@ def run_job(
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
         if job.started_at != claimed:  # another run has it now (see save_progress)
+            if rejects is not None:
+                rejects.close()
             return job
         # A run that stopped part-way reports what its committed batches saved with them.
         total = (
@@ -496,6 +529,8 @@ def run_job(
             # all-or-nothing one committed none): the batch it was on is cut off the file.
             keep = None if not stopped else 0 if options.atomic else committed
             job.report[REJECTS_BYTES] = rejects.close(keep)
+            if not job.report[REJECTS_BYTES]:
+                rejects.path.unlink(missing_ok=True)
         if options.atomic and total.rejected:
             status = JobStatus.failed.value
             bad = f"{total.rejected:,} bad record{'' if total.rejected == 1 else 's'}"
@@ -518,10 +553,7 @@ def run_job(
             {"job": job_id, "file": job.filename, "status": status, **total.counts()},
         )
         session.commit()
-    if origin != "cli" and path is not None:
-        # An upload is kept for its job alone (a new upload is a new job): once the job has
-        # ended, the shared folder has no use for it (its rejected records stay beside it).
-        path.unlink(missing_ok=True)
+    _remove_upload(job_id, origin, path)
     if total.created + total.updated >= ANALYZE_AFTER:
         with make_session() as session:
             repositories.refresh_statistics(session)

@@ -111,6 +111,7 @@ class JobView:
     # whose `sift import` listed them.
     rejects_url: str | None = None
     rejects_elsewhere: str | None = None
+    rejects_unshared: bool = False  # a worker's list, in an upload folder not shared here
 
     @property
     def speed(self) -> str | None:
@@ -307,10 +308,12 @@ def job_page(
     job = jobs.dataset_job(session, dataset, job_id)
     view = JobView.of(job, dataset.slug)
     uploads = request.app.state.settings.uploads
+    here, elsewhere = jobs.rejects_here(uploads, job), jobs.rejects_elsewhere(uploads, job)
     view = replace(
         view,
-        rejects_url=f"{view.url}/rejected.jsonl" if jobs.rejects_here(uploads, job) else None,
-        rejects_elsewhere=jobs.rejects_elsewhere(uploads, job),
+        rejects_url=f"{view.url}/rejected.jsonl" if here else None,
+        rejects_elsewhere=elsewhere,
+        rejects_unshared=jobs.has_rejects(job) and not here and elsewhere is None,
     )
     context = {"dataset": dataset, "view": view}
     return render_page_or_fragment(request, "imports/show.html", "job", context)

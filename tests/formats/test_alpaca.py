@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from app.canonical import CanonicalExample, Message
-from app.formats import FormatError, alpaca, dolly
+from app.formats import FormatError, alpaca, dolly, sharegpt
 
 from .cases import load_cases
 
@@ -164,3 +164,27 @@ def test_a_text_format_refuses_message_parts_it_would_drop(
     )
     with pytest.raises(FormatError, match=rf"^messages\[1\]\.{extra}: \w+ has no place for it"):
         fmt.dump(example)
+
+
+@pytest.mark.parametrize("fmt", [alpaca, dolly], ids=["alpaca", "dolly"])
+def test_a_text_format_takes_messages_whose_extras_hold_nothing_it_drops(fmt: Any) -> None:
+    """ShareGPT's "user"/"assistant" spellings of its roles, a null refusal and a weight of
+    1 (trained on, as by default) lose nothing written as text."""
+    chat = sharegpt.parse(
+        {
+            "conversations": [
+                {"from": "user", "value": "Hi?"},
+                {"from": "assistant", "value": "Hello."},
+            ]
+        }
+    )
+    assert fmt.dump(chat)["instruction"] == "Hi?"
+    openai_chat = CanonicalExample.model_validate(
+        {
+            "messages": [
+                {"role": "user", "content": "Hi?", "weight": 1},
+                {"role": "assistant", "content": "Hello.", "refusal": None, "weight": 1},
+            ]
+        }
+    )
+    assert list(fmt.dump(openai_chat).values())[-1] == "Hello."

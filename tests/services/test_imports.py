@@ -712,6 +712,48 @@ def test_a_run_whose_job_another_worker_took_over_stops(
     assert job.report is not None and job.report["created"] == 50
 
 
+def test_a_run_taken_over_leaves_the_new_runs_rejects_file_alone(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Every run of a job writes one rejects file, beside the upload. A run taken over wrote
+    the rejects of its next batch into the new run's file before it noticed, and one that had
+    written none removed the file as empty when it stopped."""
+    uploads = tmp_path / "uploads"
+    records = [alpaca(i) if not 50 <= i < 100 else {"instruction": f"bad {i}"} for i in range(200)]
+    uploads.mkdir()
+    path = write(uploads / "taken.jsonl", records, "jsonl")
+    job_id = make_job(make_session, dataset_id, path)  # batches of 50: the second is bad
+    theirs = b'{"number": 77, "error": "written by the run that took the job over"}\n'
+
+    def another_worker_claims(*_args: object) -> None:
+        with make_session() as session:
+            job = session.get_one(ImportJob, job_id)
+            if job.started_at is not None and job.started_at < utcnow():
+                job.started_at = job.heartbeat_at = utcnow() + timedelta(seconds=1)
+                session.commit()
+                jobs.rejects_path(uploads, job_id).write_bytes(theirs)
+
+    job = jobs.run_job(make_session, job_id, LIMITS, another_worker_claims, uploads=uploads)
+    assert job.status == "running" and stored(make_session, dataset_id) == 50
+    assert jobs.rejects_path(uploads, job_id).read_bytes() == theirs
+    assert path.exists()  # the job has not ended: the other run reads its upload
+
+
+def test_a_job_that_an_older_sift_import_queued_never_removes_its_file(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """Jobs queued before jobs said their origin (web, or cli) say none; a worker may run
+    such a `sift import` job, and its file is the user's own."""
+    mine = write(tmp_path / "mine.jsonl", [alpaca(1)], "jsonl")
+    job_id = make_job(make_session, dataset_id, mine)
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        job.options = {key: v for key, v in job.options.items() if key != "origin"}
+        session.commit()
+    job = jobs.run_job(make_session, job_id, LIMITS, uploads=tmp_path / "uploads")
+    assert job.status == "succeeded" and mine.exists()
+
+
 def test_a_sweep_that_fails_leaves_the_worker_running(
     make_session: sessionmaker[Session],
     dataset_id: int,
@@ -1260,7 +1302,6 @@ def test_an_uploads_rejects_are_listed_beside_it_where_every_server_sees_them(
         "number": 2,
         "error": "output: missing",
     }
-    assert jobs.rejects_elsewhere(wrong, job) is None  # no `sift import` is to blame
     with pytest.raises(NotFound, match="must share one"):
         jobs.rejects_file(wrong, job)
 

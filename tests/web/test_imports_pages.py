@@ -587,3 +587,18 @@ def test_rejects_listed_by_a_sift_import_elsewhere_are_not_offered_as_a_download
     missing = client.get(f"/api/v1/datasets/ds/imports/{job.id}/rejected")
     assert missing.status_code == 404
     assert "listed by `sift import` on lead-laptop" in missing.text
+
+
+def test_a_workers_rejects_this_server_cannot_see_say_what_to_share(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """A worker on an upload folder this server does not share: the page offered nothing and
+    said nothing, and only a 404 that no page linked to told what to set up."""
+    ds = make_dataset(session, "ds")
+    errors = [{"index": 2, "error": "output: missing"}]
+    report = {**_report(received=3, created=2, rejected=1, errors=errors), "rejects_bytes": 40}
+    job = _job(session, ds, tmp_path, report=report, options={"columns": {}, "origin": "web"})
+    soup = parse(client.get(f"{PAGE}/{job.id}"))
+    assert soup.select(".rejects-download") == [] and soup.select(".rejects-elsewhere") == []
+    assert "must share one (SIFT_UPLOAD_DIR)" in one(soup, ".rejects-unshared").get_text()
+    assert client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["rejected_url"] is None
