@@ -602,3 +602,22 @@ def test_a_workers_rejects_this_server_cannot_see_say_what_to_share(
     assert soup.select(".rejects-download") == [] and soup.select(".rejects-elsewhere") == []
     assert "must share one (SIFT_UPLOAD_DIR)" in one(soup, ".rejects-unshared").get_text()
     assert client.get(f"/api/v1/datasets/ds/imports/{job.id}").json()["rejected_url"] is None
+
+
+def test_one_rejected_record_is_offered_as_such(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """The link read "Download all 1 rejected record"."""
+    ds = make_dataset(session, "ds")
+    errors = [{"index": 2, "error": "output: missing"}]
+    line = json.dumps({"number": 2, "error": "output: missing"}).encode() + b"\n"
+    report = {
+        **_report(received=3, created=2, rejected=1, errors=errors),
+        "rejects_bytes": len(line),
+    }
+    job = _job(session, ds, tmp_path, report=report)
+    uploads = client.app.state.settings.uploads  # type: ignore[attr-defined]
+    jobs.rejects_path(uploads, job.id).parent.mkdir(parents=True, exist_ok=True)
+    jobs.rejects_path(uploads, job.id).write_bytes(line)
+    link = one(parse(client.get(f"{PAGE}/{job.id}")), ".rejects-download a")
+    assert link.get_text() == "Download the rejected record"
