@@ -201,14 +201,19 @@ def refuse_extras(example: CanonicalExample, fmt: str) -> None:
         # Tool calls, a name, a weight of 0 (not trained on): text alone would leave them
         # behind without a word.
         for key, value in (message.model_extra or {}).items():
-            if key in _SPELLING or value is None or (key == "weight" and value == 1):
+            if value is None or (key == "weight" and type(value) is int and value == 1):
+                continue
+            if key in _MARKERS or (key == "from" and value in _SHAREGPT_ROLES):
                 continue
             raise FormatError(f"messages[{index}].{key}: {fmt} has no place for it")
 
 
-# A message's keys that say how it was written, not what it holds: ShareGPT's name for its
-# role ("user" for "human") and Sift's markers of a null or empty content beside tool calls.
-_SPELLING = frozenset({"from", "content_null", "content_empty"})
+# What says how a message was written, not what it holds: Sift's markers of a null or empty
+# content beside tool calls, and ShareGPT's other names for its roles ("user" for "human").
+_MARKERS = frozenset({"content_null", "content_empty"})
+# (A function_call turn kept as text is not one: written as plain text, it would no longer
+# be a call.)
+_SHAREGPT_ROLES = frozenset({"human", "user", "gpt", "assistant", "system", "tool", "observation"})
 
 
 def chosen_rejected(example: CanonicalExample, fmt: str) -> tuple[Alternative, Alternative]:

@@ -102,6 +102,22 @@ def claim_job(session: Session, job: ImportJob) -> datetime | None:
     return now if result.rowcount else None  # type: ignore[attr-defined]
 
 
+def own_job(session: Session, job_id: int, claimed: datetime) -> ImportJob | None:
+    """The job, its row locked till the transaction ends, while the run that claimed it at
+    `claimed` still owns it; None once another run has taken it over. An UPDATE takes the
+    lock on both databases (SQLite has no FOR UPDATE: this makes the transaction a writer),
+    so no other worker can take the job between this check and the commit."""
+    result = session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.started_at == claimed)
+        .values(heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    return session.get_one(ImportJob, job_id, populate_existing=True)
+
+
 def touch_job(session: Session, job_id: int, bytes_done: int) -> None:
     """Record that a running job is alive and how far it has read."""
     session.execute(

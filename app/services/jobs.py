@@ -419,7 +419,9 @@ def run_job(
     def take_rejects(problems: list[Problem]) -> None:
         # An all-or-nothing import saves no progress till its end: its rejects are written
         # as they come (its file is cut back to nothing if it stops part-way).
-        if options.atomic and rejects is not None:
+        if rejects is None:
+            return
+        if options.atomic:
             rejects.write(problems)
         else:
             pending.extend(problems)
@@ -427,8 +429,8 @@ def run_job(
     def save_progress(session: Session, report: IngestReport, last: int, done: int) -> None:
         # The job's row locked till the batch commits: no other worker takes the job over
         # between this check and the commit, so only the run that owns it writes its files.
-        current = session.get_one(ImportJob, job_id, with_for_update=True, populate_existing=True)
-        if current.started_at != claimed:
+        current = ingest_repo.own_job(session, job_id, claimed)
+        if current is None:
             # A batch that waited past STALE_AFTER (on a lock, say) let another worker take
             # the job for cut off and run it: this run stops, its batch rolled back.
             pending.clear()
@@ -485,10 +487,12 @@ def run_job(
         if rejects is not None:
             rejects.close()  # its size at the last batch is in the report, for the next run
         with make_session() as session:
-            job = session.get_one(ImportJob, job_id)
-            stop_job(job, JobStatus.queued, None)
+            owned = ingest_repo.own_job(session, job_id, claimed)
+            if owned is None:  # taken over meanwhile: the other run has it, queued or not
+                return session.get_one(ImportJob, job_id)
+            stop_job(owned, JobStatus.queued, None)
             session.commit()
-            return job
+            return owned
     except (ImportFailed, OSError) as exc:
         status, error = JobStatus.failed.value, str(exc)
         fmt = exc.fmt if isinstance(exc, ImportFailed) else fmt
@@ -510,11 +514,12 @@ def run_job(
         )
     stopped = status == JobStatus.failed.value  # part-way: `report` holds nothing of this run
     with make_session() as session:
-        job = session.get_one(ImportJob, job_id)
-        if job.started_at != claimed:  # another run has it now (see save_progress)
+        owned = ingest_repo.own_job(session, job_id, claimed)
+        if owned is None:  # another run has it now (see save_progress)
             if rejects is not None:
                 rejects.close()
-            return job
+            return session.get_one(ImportJob, job_id)
+        job = owned
         # A run that stopped part-way reports what its committed batches saved with them.
         total = (
             IngestReport.from_dict(job.report or {})

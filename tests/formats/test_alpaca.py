@@ -147,6 +147,8 @@ def test_dump_refuses_what_alpaca_cannot_hold() -> None:
         ("tool_calls", [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]),
         ("weight", 0),
         ("name", "Ada"),
+        ("from", "alice@example.com"),  # not one of ShareGPT's names for a role
+        ("weight", True),
     ],
 )
 def test_a_text_format_refuses_message_parts_it_would_drop(

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -739,12 +740,36 @@ def test_a_run_taken_over_leaves_the_new_runs_rejects_file_alone(
     assert path.exists()  # the job has not ended: the other run reads its upload
 
 
+def test_a_run_told_to_stop_after_its_job_was_taken_over_leaves_the_job_alone(
+    make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
+) -> None:
+    """A server shutting down queued its job again for the next worker, though another run
+    had taken it over: the sweep then started a third run beside the second."""
+    path = write(tmp_path / "taken.jsonl", [alpaca(i) for i in range(200)], "jsonl")
+    job_id = make_job(make_session, dataset_id, path)  # batches of 50
+    stop = threading.Event()
+    theirs: list[Any] = []
+
+    def taken_over_then_stopped(*_args: object) -> None:
+        if not theirs:
+            with make_session() as session:
+                job = session.get_one(ImportJob, job_id)
+                job.started_at = job.heartbeat_at = utcnow() + timedelta(seconds=1)
+                session.commit()
+                theirs.append(job.started_at)
+        stop.set()
+
+    job = jobs.run_job(make_session, job_id, LIMITS, taken_over_then_stopped, stop)
+    assert (job.status, job.started_at, job.heartbeat_at) == ("running", theirs[0], theirs[0])
+
+
 def test_a_job_that_an_older_sift_import_queued_never_removes_its_file(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
     """Jobs queued before jobs said their origin (web, or cli) say none; a worker may run
     such a `sift import` job, and its file is the user's own."""
-    mine = write(tmp_path / "mine.jsonl", [alpaca(1)], "jsonl")
+    # Named as uploads are, for the origin alone to tell.
+    mine = write(tmp_path / f"{'0' * 32}-mine.jsonl", [alpaca(1)], "jsonl")
     job_id = make_job(make_session, dataset_id, mine)
     with make_session() as session:
         job = session.get_one(ImportJob, job_id)
