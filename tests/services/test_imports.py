@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -689,6 +689,15 @@ def test_a_run_that_fails_part_way_lists_only_what_its_committed_batches_rejecte
     assert other.status == "failed" and "not-a-dir" in (other.error or "")
 
 
+def take_over(make_session: sessionmaker[Session], job_id: int) -> datetime:
+    """Claim a running job as another worker would: a new run, started now; its start."""
+    with make_session() as session:
+        job = session.get_one(ImportJob, job_id)
+        job.started_at = job.heartbeat_at = utcnow() + timedelta(seconds=1)
+        session.commit()
+        return job.started_at
+
+
 def test_a_run_whose_job_another_worker_took_over_stops(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
@@ -701,11 +710,7 @@ def test_a_run_whose_job_another_worker_took_over_stops(
 
     def another_worker_claims(*_args: object) -> None:
         if not taken:
-            with make_session() as session:
-                job = session.get_one(ImportJob, job_id)
-                job.started_at = job.heartbeat_at = utcnow() + timedelta(seconds=1)
-                session.commit()
-                taken.append(job.started_at)
+            taken.append(take_over(make_session, job_id))
 
     job = jobs.run_job(make_session, job_id, LIMITS, another_worker_claims)
     assert job.status == "running" and job.started_at == taken[0]  # the other run's
@@ -752,11 +757,7 @@ def test_a_run_told_to_stop_after_its_job_was_taken_over_leaves_the_job_alone(
 
     def taken_over_then_stopped(*_args: object) -> None:
         if not theirs:
-            with make_session() as session:
-                job = session.get_one(ImportJob, job_id)
-                job.started_at = job.heartbeat_at = utcnow() + timedelta(seconds=1)
-                session.commit()
-                theirs.append(job.started_at)
+            theirs.append(take_over(make_session, job_id))
         stop.set()
 
     job = jobs.run_job(make_session, job_id, LIMITS, taken_over_then_stopped, stop)
