@@ -14,8 +14,6 @@ from app.canonical import ROLES, Message
 from app.formats import FormatError
 from app.formats import fields as f
 
-RESERVED_MARKERS = ("content_null", "content_empty")  # layout hints kept on messages
-
 
 def parse_messages(value: Any, path: str) -> list[Message]:
     """Validate a non-empty list of OpenAI-style messages; errors name the field path."""
@@ -28,7 +26,7 @@ def parse_message(item: dict[str, Any], path: str) -> Message:
     if role not in ROLES:
         shown = "missing" if role is None else f"unknown role {role!r}"
         raise FormatError(f"{path}.role: {shown}")
-    for marker in RESERVED_MARKERS:
+    for marker in f.RESERVED_MARKERS:
         if marker in item:
             raise FormatError(f"{path}.{marker}: this key is reserved for Sift's layout hints")
     content = item.get("content", f.MISSING)

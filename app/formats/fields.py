@@ -203,17 +203,29 @@ def refuse_extras(example: CanonicalExample, fmt: str) -> None:
         for key, value in (message.model_extra or {}).items():
             if value is None or (key == "weight" and type(value) is int and value == 1):
                 continue
-            if key in _MARKERS or (key == "from" and value in _SHAREGPT_ROLES):
+            if key in RESERVED_MARKERS or (key == "from" and value in _SHAREGPT_ROLE_NAMES):
                 continue
             raise FormatError(f"messages[{index}].{key}: {fmt} has no place for it")
 
 
-# What says how a message was written, not what it holds: Sift's markers of a null or empty
-# content beside tool calls, and ShareGPT's other names for its roles ("user" for "human").
-_MARKERS = frozenset({"content_null", "content_empty"})
-# (A function_call turn kept as text is not one: written as plain text, it would no longer
-# be a call.)
-_SHAREGPT_ROLES = frozenset({"human", "user", "gpt", "assistant", "system", "tool", "observation"})
+# Sift's markers of a null or an empty content beside tool calls, kept on a message so that
+# it is written back as its source had it: reserved, never taken from a record.
+RESERVED_MARKERS = ("content_null", "content_empty")
+# ShareGPT's names for its turns' roles; a turn keeps a name other than its role's usual one
+# ("user" for "human") as `from`.
+SHAREGPT_ROLE_OF: dict[str, Role] = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "function_call": "assistant",
+    "observation": "tool",
+    "tool": "tool",
+}
+# The names that only say how a message was written, not what it holds (a function_call turn
+# kept as text is a call, which plain text would no longer be).
+_SHAREGPT_ROLE_NAMES = frozenset(SHAREGPT_ROLE_OF) - {"function_call"}
 
 
 def chosen_rejected(example: CanonicalExample, fmt: str) -> tuple[Alternative, Alternative]:

@@ -20,23 +20,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from app.canonical import Alternative, CanonicalExample, Message, Role
+from app.canonical import Alternative, CanonicalExample, Message
 from app.formats import FormatError
 from app.formats import fields as f
-from app.formats.chat import RESERVED_MARKERS, dump_message, parse_message
+from app.formats.chat import dump_message, parse_message
 from app.formats.tool_calls import calls_from_text, calls_to_text
 
 NAME = "sharegpt"
-ROLE_OF: dict[str, Role] = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-    "function_call": "assistant",
-    "observation": "tool",
-    "tool": "tool",
-}
+ROLE_OF = f.SHAREGPT_ROLE_OF
 FROM_OF: dict[str, str] = {
     "user": "human",
     "assistant": "gpt",
@@ -105,7 +96,7 @@ def parse_turn(turn: dict[str, Any], path: str) -> Message:
     for key in ("role", "content", "tool_calls"):
         if key in extras:
             raise FormatError(f"{path}.{key}: clashes with the canonical message field {key!r}")
-    for key in RESERVED_MARKERS:
+    for key in f.RESERVED_MARKERS:
         if key in extras:
             raise FormatError(f"{path}.{key}: this key is reserved for Sift's layout hints")
     value = turn.get("value", f.MISSING)
@@ -149,13 +140,13 @@ TurnParser = Callable[[dict[str, Any], str], Message]
 def _pair(record: dict[str, Any], used: set[str], parse_one: TurnParser) -> list[Alternative]:
     if "chosen" not in record and "rejected" not in record:
         return []
-    used.update(("chosen", "rejected"))
-    pair = []
     if "responses" in record:
         raise FormatError(
             "responses: a record holds one chosen and one rejected response, or a ranked list"
             " of responses, not both"
         )
+    used.update(("chosen", "rejected"))
+    pair = []
     for key in ("chosen", "rejected"):
         turn = record.get(key, f.MISSING)
         if turn is f.MISSING:
@@ -214,7 +205,7 @@ def dump_turns(message: Message) -> list[dict[str, Any]]:
     source = extras.pop("from", None)
     calls = extras.pop("tool_calls", None)
     if calls and source is None:
-        for marker in RESERVED_MARKERS:
+        for marker in f.RESERVED_MARKERS:
             extras.pop(marker, None)
         turn = {**extras, "from": "function_call", "value": calls_to_text(calls)}
         if message.content:
