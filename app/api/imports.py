@@ -40,7 +40,7 @@ def job_json(job: ImportJob, slug: str, uploads: Path) -> dict[str, Any]:
         # Every rejected record as JSON lines, once the job has finished (null otherwise, and
         # for a `sift import` run on another machine, which lists them there).
         "rejected_url": f"/api/v1/datasets/{slug}/imports/{job.id}/rejected"
-        if jobs.rejects_here(uploads, job)
+        if (found := jobs.rejects_list(uploads, job)) and found.here
         else None,
     }
 

@@ -196,11 +196,16 @@ def job_file(job: ImportJob, uploads: Path | None) -> Path | None:
 _UPLOAD_NAME = re.compile(r"[0-9a-f]{32}-.+")  # as save_upload names them
 
 
+def _an_upload(origin: Any, path: Path) -> bool:
+    """Whether a job's file is surely an upload: a web or API job's, named as save_upload
+    names them (a job queued by an older `sift import`, which said no origin, holds the
+    user's own file)."""
+    return origin == "web" and _UPLOAD_NAME.fullmatch(path.name) is not None
+
+
 def _remove_upload(job_id: int, origin: Any, path: Path | None) -> None:
-    """Remove an uploaded file once its job has ended (a new upload is a new job). Only what
-    is surely an upload: a web or API job's file, named as save_upload names them (a job
-    queued by an older `sift import`, which said no origin, holds the user's own file)."""
-    if origin != "web" or path is None or not _UPLOAD_NAME.fullmatch(path.name):
+    """Remove an uploaded file once its job has ended (a new upload is a new job)."""
+    if path is None or not _an_upload(origin, path):
         return
     try:
         path.unlink(missing_ok=True)
@@ -211,8 +216,9 @@ def _remove_upload(job_id: int, origin: Any, path: Path | None) -> None:
 def _rejects_folder(origin: Any, path: Path, uploads: Path) -> Path:
     """Where a job lists its rejected records: beside an uploaded file, in the folder every
     server shares (found there even by a worker whose own SIFT_UPLOAD_DIR is wrong, when
-    the upload's path reaches it); a `sift import` keeps them in its own upload folder."""
-    return uploads if origin == "cli" else path.parent
+    the upload's path reaches it); a `sift import` keeps them in its own upload folder, as
+    does any job whose file is not surely an upload (see _an_upload)."""
+    return path.parent if _an_upload(origin, path) else uploads
 
 
 def _not_here(filename: str, uploads: Path | None) -> str:
@@ -269,38 +275,46 @@ def has_rejects(job: ImportJob) -> bool:
     return finished and bool((job.report or {}).get(REJECTS_BYTES))
 
 
-def rejects_here(directory: Path, job: ImportJob) -> bool:
-    """Whether a finished job's rejects file can be served from this machine's upload folder
-    (`directory`): a `sift import` run on another machine wrote it in its own."""
-    return has_rejects(job) and rejects_path(directory, job.id).is_file()
+@dataclass(frozen=True)
+class RejectsList:
+    """Where a finished job's list of every rejected record is, seen from a server: `here`
+    in its upload folder, to be served; else written by a `sift import` on the machine
+    `host`; else (neither) by a worker in an upload folder that this server does not share."""
+
+    here: Path | None = None
+    host: str | None = None
 
 
-def rejects_elsewhere(directory: Path, job: ImportJob) -> str | None:
-    """The machine whose `sift import` listed a job's rejected records, where this one cannot
-    serve them (see rejects_here); else None."""
-    if job.options.get("origin") != "cli" or not has_rejects(job) or rejects_here(directory, job):
+def rejects_list(directory: Path, job: ImportJob) -> RejectsList | None:
+    """Where a job's rejects file is, from the server whose upload folder is `directory`;
+    None when it has none to offer (see has_rejects)."""
+    if not has_rejects(job):
         return None
-    host = job.options.get("host")
-    return host if isinstance(host, str) and host else "another machine"
+    path = rejects_path(directory, job.id)
+    if path.is_file():
+        return RejectsList(here=path)
+    if job.options.get("origin") == "cli":
+        host = job.options.get("host")
+        return RejectsList(host=host if isinstance(host, str) and host else "another machine")
+    return RejectsList()
 
 
 def rejects_file(directory: Path, job: ImportJob) -> Path:
-    """A finished job's rejects file, or NotFound: see has_rejects and rejects_here."""
-    if not rejects_here(directory, job):
-        elsewhere = rejects_elsewhere(directory, job)
-        if elsewhere is not None:
-            raise NotFound(
-                f"import {job.id}'s rejected records were listed by `sift import` on {elsewhere},"
-                " in its output and its own upload folder"
-            )
-        if has_rejects(job):  # a worker's, in an upload folder that this server does not see
-            raise NotFound(
-                f"import {job.id}'s rejected records are not in this server's upload folder"
-                f" ({directory}): every app server and `sift worker` must share one"
-                " (SIFT_UPLOAD_DIR)"
-            )
+    """A finished job's rejects file, or NotFound saying where it is (see rejects_list)."""
+    found = rejects_list(directory, job)
+    if found is None:
         raise NotFound(f"import {job.id} has no file of rejected records (yet)")
-    return rejects_path(directory, job.id)
+    if found.here is not None:
+        return found.here
+    if found.host is not None:
+        raise NotFound(
+            f"import {job.id}'s rejected records were listed by `sift import` on {found.host},"
+            " in its output and its own upload folder"
+        )
+    raise NotFound(
+        f"import {job.id}'s rejected records are not in this server's upload folder"
+        f" ({directory}): every app server and `sift worker` must share one (SIFT_UPLOAD_DIR)"
+    )
 
 
 def rejects_path(directory: Path, job_id: int) -> Path:

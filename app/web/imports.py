@@ -5,7 +5,7 @@ reload or a server restart loses nothing; while a job runs, its page polls itsel
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import PurePath
@@ -107,11 +107,8 @@ class JobView:
     took: str | None
     counts: dict[str, int]  # the report's counts alone (all the list of imports shows)
     pace: jobs.Pace | None
-    # Where every rejected record is (the job's own page): a download here, or the machine
-    # whose `sift import` listed them.
-    rejects_url: str | None = None
-    rejects_elsewhere: str | None = None
-    rejects_unshared: bool = False  # a worker's list, in an upload folder not shared here
+    # Where every rejected record is, for the job's own page (see jobs.rejects_list).
+    rejects: jobs.RejectsList | None = None
 
     @property
     def speed(self) -> str | None:
@@ -173,6 +170,21 @@ class JobView:
         return reason[found.end() :] if found and int(found.group(1)) == number else reason
 
     @property
+    def rejects_url(self) -> str | None:
+        """The download of every rejected record, where this server has the list."""
+        return f"{self.url}/rejected.jsonl" if self.rejects and self.rejects.here else None
+
+    @property
+    def rejects_elsewhere(self) -> str | None:
+        """The machine whose `sift import` listed the rejected records (not this server)."""
+        return self.rejects.host if self.rejects else None
+
+    @property
+    def rejects_unshared(self) -> bool:
+        """A worker listed them in an upload folder that this server does not share."""
+        return bool(self.rejects) and self.rejects_url is None and self.rejects_elsewhere is None
+
+    @property
     def outcome(self) -> tuple[str, str]:
         """The badge: the job's status, except that a job that ran to its end but stored
         nothing (every record rejected, or none read) says so: a green "Succeeded" hid an
@@ -196,9 +208,15 @@ class JobView:
         return (self.job.report or {}).get("stored") is False
 
     @classmethod
-    def of(cls, job: ImportJob, slug: str, counts: dict[str, int] | None = None) -> "JobView":
+    def of(
+        cls,
+        job: ImportJob,
+        slug: str,
+        counts: dict[str, int] | None = None,
+        rejects: jobs.RejectsList | None = None,
+    ) -> "JobView":
         """The view of a job of the dataset `slug`; the list of imports passes the counts it
-        read without loading the reports."""
+        read without loading the reports, the job's page where its rejects list is."""
         container = _container_of(job)
         counts = counts if counts is not None else _counts(job.report or {})
         return cls(
@@ -212,6 +230,7 @@ class JobView:
             took=_duration(job.started_at, job.finished_at),
             counts=counts,
             pace=jobs.job_pace(job, counts["received"]),
+            rejects=rejects,
         )
 
 
@@ -306,16 +325,8 @@ def job_page(
     """One import: status, progress, counts and every rejected record (polls while running)."""
     dataset = datasets.visible_dataset(session, caller, slug, Action.import_)
     job = jobs.dataset_job(session, dataset, job_id)
-    view = JobView.of(job, dataset.slug)
-    uploads = request.app.state.settings.uploads
-    here, elsewhere = jobs.rejects_here(uploads, job), jobs.rejects_elsewhere(uploads, job)
-    view = replace(
-        view,
-        rejects_url=f"{view.url}/rejected.jsonl" if here else None,
-        rejects_elsewhere=elsewhere,
-        rejects_unshared=jobs.has_rejects(job) and not here and elsewhere is None,
-    )
-    context = {"dataset": dataset, "view": view}
+    rejects = jobs.rejects_list(request.app.state.settings.uploads, job)
+    context = {"dataset": dataset, "view": JobView.of(job, dataset.slug, rejects=rejects)}
     return render_page_or_fragment(request, "imports/show.html", "job", context)
 
 

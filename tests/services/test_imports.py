@@ -1323,7 +1323,9 @@ def test_an_uploads_rejects_are_listed_beside_it_where_every_server_sees_them(
     job = jobs.run_job(make_session, make_job(make_session, dataset_id, saved), LIMITS,
                        uploads=wrong)  # fmt: skip
     assert job.status == "succeeded" and job.report is not None and job.report["rejected"] == 1
-    assert jobs.rejects_here(shared, job)  # what a server on the share serves
+    assert jobs.rejects_list(shared, job) == jobs.RejectsList(
+        here=jobs.rejects_path(shared, job.id)
+    )  # what a server on the share serves
     assert json.loads(jobs.rejects_file(shared, job).read_bytes()) == {
         "number": 2,
         "error": "output: missing",
