@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -602,7 +602,6 @@ def test_a_stop_asked_during_the_last_batch_lets_the_import_end(
     make_session: sessionmaker[Session], dataset_id: int, tmp_path: Path
 ) -> None:
     """Ctrl-C during the last batch failed the job, though everything was stored."""
-    import threading
 
     path = write(tmp_path / "last.jsonl", [alpaca(i) for i in range(40)], "jsonl")
     job_id = make_job(make_session, dataset_id, path)  # one batch of 50: the last
@@ -617,7 +616,6 @@ def test_every_rejected_record_is_written_down_once_even_across_a_resume(
     """A report lists the first 1,000 rejected records; a lead fixing a file needs them all.
     Each batch's are written before it commits, so a run cut off in between writes some
     again when resumed: the file is cut back to its size at the last commit first."""
-    import threading
 
     lines = [json.dumps(alpaca(i) if i % 5 == 0 else {"instruction": f"no output {i}"})
              for i in range(3000)]  # fmt: skip
@@ -821,7 +819,6 @@ def test_a_server_shutting_down_stops_its_job_between_batches_for_the_next_start
     """The server's shutdown waited 30 s while the import ran on, then left it 'running' for
     a minute after the restart. The job now stops after the batch it is on, queued to be
     resumed at once by the next worker, which stores the rest."""
-    import threading
 
     path = write(tmp_path / "stop.jsonl", [alpaca(i) for i in range(200)], "jsonl")
     job_id = make_job(make_session, dataset_id, path)  # batches of 50
@@ -836,6 +833,24 @@ def test_a_server_shutting_down_stops_its_job_between_batches_for_the_next_start
     assert job.report["created"] == 200 and stored(make_session, dataset_id) == 200
 
 
+def run_together(*works: Callable[[], object]) -> list[BaseException]:
+    """Run each function in a thread of its own, all at once; what they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
 def test_concurrent_batches_sharing_content_both_succeed(
     backend: str, make_session: sessionmaker[Session], dataset_id: int
 ) -> None:
@@ -843,7 +858,6 @@ def test_concurrent_batches_sharing_content_both_succeed(
     in the order of the hashes, so the second waits for the first and neither is aborted:
     each in its own batch order, they deadlocked, and one was run again (pushes from six
     clients were refused with 503s)."""
-    import threading
 
     from app.services.examples import stage_examples, store_staged
     from tests.factories import chat
@@ -851,29 +865,17 @@ def test_concurrent_batches_sharing_content_both_succeed(
     items = [chat(f"shared question {i}", f"answer {i}") for i in range(2000)]
     barrier = threading.Barrier(2)
     results: list[int] = []
-    errors: list[BaseException] = []
 
     def write(batch: list[Any]) -> None:
-        try:
-            with make_session() as session:
-                dataset = session.get_one(Dataset, dataset_id)
-                staged = stage_examples(batch, backend == "postgres")
-                barrier.wait()
-                result = store_staged(session, dataset, staged)  # once: no retry
-                session.commit()
-                results.append(len(result.created))
-        except BaseException as exc:
-            errors.append(exc)
+        with make_session() as session:
+            dataset = session.get_one(Dataset, dataset_id)
+            staged = stage_examples(batch, backend == "postgres")
+            barrier.wait()
+            result = store_staged(session, dataset, staged)  # once: no retry
+            session.commit()
+            results.append(len(result.created))
 
-    threads = [
-        threading.Thread(target=write, args=(items,)),
-        threading.Thread(target=write, args=(items[::-1],)),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+    assert run_together(lambda: write(items), lambda: write(items[::-1])) == []
     assert sum(results) == 2000
     assert stored(make_session, dataset_id) == 2000
     ids = in_id_order(make_session, dataset_id, Example.id)
@@ -890,7 +892,6 @@ def test_a_writer_that_loses_the_race_for_a_new_external_id_updates_it(
     committed, so its insert waited, did nothing, and every item was reported 'same content
     as an example already stored' though no example held it: its content was lost. Now the
     loser looks the ids up again and updates them, as a later push would."""
-    import threading
 
     from app.db import commit_retrying
     from app.services.examples import stage_examples, store_staged
@@ -911,35 +912,23 @@ def test_a_writer_that_loses_the_race_for_a_new_external_id_updates_it(
         session.commit()
     first_looked_up = threading.Event()
     results: dict[str, Any] = {}
-    errors: list[BaseException] = []
 
     def write(tag: str, hold: bool) -> None:
-        try:
-            with make_session() as session:
-                dataset = session.get_one(Dataset, dataset_id)
-                staged = stage_examples(items(tag), backend == "postgres")
-                if hold:  # store, then wait before committing while the other one runs
-                    results[tag] = store_staged(session, dataset, staged)
-                    first_looked_up.set()
-                    time.sleep(1.5)
-                    session.commit()
-                else:
-                    first_looked_up.wait(10)
-                    results[tag] = commit_retrying(
-                        session, lambda: store_staged(session, dataset, staged)
-                    )
-        except BaseException as exc:
-            errors.append(exc)
+        with make_session() as session:
+            dataset = session.get_one(Dataset, dataset_id)
+            staged = stage_examples(items(tag), backend == "postgres")
+            if hold:  # store, then wait before committing while the other one runs
+                results[tag] = store_staged(session, dataset, staged)
+                first_looked_up.set()
+                time.sleep(1.5)
+                session.commit()
+            else:
+                first_looked_up.wait(10)
+                results[tag] = commit_retrying(
+                    session, lambda: store_staged(session, dataset, staged)
+                )
 
-    threads = [
-        threading.Thread(target=write, args=("alpha", True)),
-        threading.Thread(target=write, args=("beta", False)),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+    assert run_together(lambda: write("alpha", True), lambda: write("beta", False)) == []
     assert len(results["alpha"].created) == 50
     beta = results["beta"]
     assert beta.duplicates == [] and len(beta.updated) == 51
@@ -959,7 +948,6 @@ def test_an_update_that_loses_the_race_for_its_new_content_is_a_duplicate(
     """A push giving an example new content that another push stored meanwhile: its look-up
     did not see the other's row, its update broke the unique key, and the push answered 409
     "clashed with a concurrent one". Run again (commit_retrying), it is a duplicate."""
-    import threading
 
     from app.db import commit_retrying
     from app.services.examples import stage_examples, store_staged
@@ -974,7 +962,6 @@ def test_an_update_that_loses_the_race_for_its_new_content_is_a_duplicate(
         session.commit()
     other_stored = threading.Event()
     results: dict[str, Any] = {}
-    errors: list[BaseException] = []
 
     def store_new_content() -> None:
         with make_session() as session:
@@ -995,20 +982,7 @@ def test_an_update_that_loses_the_race_for_its_new_content_is_a_duplicate(
                 session, lambda: store_staged(session, dataset, staged)
             )
 
-    def guarded(work: Any) -> None:
-        try:
-            work()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=guarded, args=(w,)) for w in (store_new_content, update_to_it)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+    assert run_together(store_new_content, update_to_it) == []
     assert len(results["other"].created) == 1
     update = results["update"]
     assert (update.updated, len(update.duplicates)) == ([], 1)
